@@ -1,0 +1,25 @@
+"""Flask-Admin setup: theme, dashboard and model views."""
+
+from __future__ import annotations
+
+from flask import Flask
+from flask_admin import Admin
+from flask_admin.menu import MenuLink
+from flask_admin.theme import Bootstrap4Theme
+
+from app.admin.dashboard import DashboardView
+from app.admin.views import DeviceView, JobRunView, PointView, ReadingView, ScheduleView, SiteView
+from app.extensions import db
+from app.models import Device, JobRun, Point, Reading, Schedule, Site
+
+
+def init_app(app: Flask) -> None:
+    admin = Admin(app, name="bacnet-pipeline", theme=Bootstrap4Theme(swatch="default", fluid=True),
+                  index_view=DashboardView(name="Dashboard", url="/admin"))
+    admin.add_view(SiteView(Site, db, name="Sites"))
+    admin.add_view(DeviceView(Device, db, name="Devices"))
+    admin.add_view(PointView(Point, db, name="Points"))
+    admin.add_view(ScheduleView(Schedule, db, name="Schedules"))
+    admin.add_view(JobRunView(JobRun, db, name="Job runs", endpoint="jobrun"))
+    admin.add_view(ReadingView(Reading, db, name="Readings"))
+    admin.add_link(MenuLink(name="Log out", url="/logout"))

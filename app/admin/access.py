@@ -1,0 +1,62 @@
+"""Who may see and change what in the admin.
+
+Flask-Admin has no authentication of its own: every view, the index included, mixes in
+:class:`LoginRequired`. Editing and triggering jobs need the ``admin`` role.
+"""
+
+from __future__ import annotations
+
+from flask import has_request_context, redirect, request, url_for
+from flask_admin.contrib.sqla import ModelView
+from flask_login import current_user
+
+from app.admin.converters import UTCFilterConverter, UTCModelConverter
+
+
+def is_admin() -> bool:
+    return bool(current_user.is_authenticated and current_user.is_admin)
+
+
+class LoginRequired:
+    def is_accessible(self) -> bool:
+        return bool(current_user.is_authenticated)
+
+    def inaccessible_callback(self, name: str, **kwargs: object):
+        return redirect(url_for("auth.login", next=request.full_path))
+
+
+class _RoleFlag:
+    """A class attribute that is True only for admins (per request), False for viewers."""
+
+    def __init__(self, allowed: bool = True) -> None:
+        self.allowed = allowed
+
+    def __get__(self, instance: object, owner: type) -> bool:
+        # Outside a request (class creation, Flask-Admin's setup) report the static setting.
+        if not has_request_context():
+            return self.allowed
+        return self.allowed and is_admin()
+
+    def __set__(self, instance: object, value: bool) -> None:
+        self.allowed = value
+
+
+class SecureModelView(LoginRequired, ModelView):
+    """Read for everyone logged in; create/edit/delete and actions for admins only."""
+
+    can_create = _RoleFlag()
+    can_edit = _RoleFlag()
+    can_delete = _RoleFlag()
+    can_view_details = True
+    page_size = 50
+    filter_converter = UTCFilterConverter()
+    model_form_converter = UTCModelConverter
+
+    def is_action_allowed(self, name: str) -> bool:
+        return is_admin() and super().is_action_allowed(name)
+
+
+class ReadOnlyModelView(SecureModelView):
+    can_create = _RoleFlag(False)
+    can_edit = _RoleFlag(False)
+    can_delete = _RoleFlag(False)

@@ -1,0 +1,157 @@
+"""Model views: sites, devices, points, schedules, job runs, readings."""
+
+from __future__ import annotations
+
+from flask import flash
+from flask_admin.actions import action
+from markupsafe import Markup, escape
+from wtforms.validators import NumberRange, Optional, ValidationError
+
+from app.admin.access import ReadOnlyModelView, SecureModelView
+from app.admin.jobs import trigger
+from app.extensions import db
+from app.models import SITE_TRANSPORTS, Device, Point
+from workers.catalog import InvalidKwargs, validate_kwargs
+
+STATUS_BADGES = {"online": "success", "offline": "danger", "unknown": "secondary",
+                 "succeeded": "success", "failed": "danger", "running": "primary", "queued": "info",
+                 "skipped": "warning", "lost": "dark"}
+
+
+def badge(_view, _context, model, name):
+    value = getattr(model, name)
+    return Markup(f'<span class="badge badge-{STATUS_BADGES.get(value, "light")}">{escape(value)}</span>')
+
+
+def _check_targets(form, field) -> None:
+    targets = (field.data or "").replace(",", "\n").split()
+    try:
+        validate_kwargs("discover_devices", {"site_id": 1, "targets": targets})
+    except InvalidKwargs as error:
+        raise ValidationError(str(error).split(": ", 2)[-1]) from None
+
+
+class SiteView(SecureModelView):
+    column_list = ("name", "transport", "queue_name", "discovery_targets", "writes_allowed", "poll_new_points")
+    column_searchable_list = ("name",)
+    form_columns = ("name", "description", "discovery_targets", "poll_new_points", "transport", "queue_name",
+                    "gateway_url", "writes_allowed")
+    form_choices = {"transport": [(kind, kind or "(global default)") for kind in SITE_TRANSPORTS]}
+    form_args = {"discovery_targets": {"validators": [_check_targets],
+                                       "description": "Device addresses for a directed Who-Is, one per line."}}
+
+    @action("discover", "Discover now", "Send Who-Is to the selected sites' targets now?")
+    def action_discover(self, ids: list[str]) -> None:
+        for site_id in ids:
+            trigger("discover_devices", {"site_id": int(site_id), "refresh_points": True}, f"Discovery of site {site_id}")
+
+    @action("collect", "Collect now", "Collect readings of the selected sites now?")
+    def action_collect(self, ids: list[str]) -> None:
+        for site_id in ids:
+            trigger("collect_readings", {"site_id": int(site_id)}, f"Collection of site {site_id}")
+
+    @action("refresh", "Refresh points", "Read the point lists of every device of the selected sites?")
+    def action_refresh(self, ids: list[str]) -> None:
+        for site_id in ids:
+            trigger("refresh_points", {"site_id": int(site_id)}, f"Point refresh of site {site_id}")
+
+
+class DeviceView(SecureModelView):
+    column_list = ("site", "device_instance", "name", "address", "status", "last_seen", "vendor_name",
+                   "model_name", "polling_enabled", "last_error")
+    column_filters = ("site.name", "status", "polling_enabled", "vendor_name")
+    column_searchable_list = ("name", "address")
+    column_default_sort = ("device_instance", False)
+    column_formatters = {"status": badge}
+    form_columns = ("site", "device_instance", "address", "name", "polling_enabled")
+    form_args = {"device_instance": {"validators": [NumberRange(0, 4194302)]}}
+
+    def _by_site(self, ids: list[str]) -> dict[int, list[int]]:
+        grouped: dict[int, list[int]] = {}
+        for device in db.session.execute(db.select(Device).where(Device.id.in_([int(i) for i in ids]))).scalars():
+            grouped.setdefault(device.site_id, []).append(device.id)
+        return grouped
+
+    @action("collect", "Collect now", "Collect readings of the selected devices now?")
+    def action_collect(self, ids: list[str]) -> None:
+        for site_id, device_ids in self._by_site(ids).items():
+            trigger("collect_readings", {"site_id": site_id, "device_ids": device_ids},
+                    f"Collection of {len(device_ids)} device(s)")
+
+    @action("refresh", "Refresh points", "Read the point lists of the selected devices?")
+    def action_refresh(self, ids: list[str]) -> None:
+        for site_id, device_ids in self._by_site(ids).items():
+            trigger("refresh_points", {"site_id": site_id, "device_ids": device_ids},
+                    f"Point refresh of {len(device_ids)} device(s)")
+
+    def _set_polling(self, ids: list[str], enabled: bool) -> None:
+        db.session.execute(db.update(Device).where(Device.id.in_([int(i) for i in ids]))
+                           .values(polling_enabled=enabled))
+        db.session.commit()
+        flash(f"Polling {'enabled' if enabled else 'disabled'} for {len(ids)} device(s).", "success")
+
+    @action("enable_polling", "Enable polling")
+    def action_enable(self, ids: list[str]) -> None:
+        self._set_polling(ids, True)
+
+    @action("disable_polling", "Disable polling")
+    def action_disable(self, ids: list[str]) -> None:
+        self._set_polling(ids, False)
+
+
+class PointView(SecureModelView):
+    column_list = ("device", "object_type", "object_instance", "name", "units", "polling_enabled",
+                   "last_value", "last_text", "last_read_at", "last_error")
+    column_filters = ("device.site.name", "device.name", "object_type", "name", "polling_enabled")
+    column_searchable_list = ("name", "description")
+    column_default_sort = [("device_id", False), ("object_type", False), ("object_instance", False)]
+    form_columns = ("name", "description", "polling_enabled")
+    can_create = False
+    can_export = True
+
+    def _set_polling(self, ids: list[str], enabled: bool) -> None:
+        db.session.execute(db.update(Point).where(Point.id.in_([int(i) for i in ids]))
+                           .values(polling_enabled=enabled))
+        db.session.commit()
+        flash(f"Polling {'enabled' if enabled else 'disabled'} for {len(ids)} point(s).", "success")
+
+    @action("enable_polling", "Enable polling")
+    def action_enable(self, ids: list[str]) -> None:
+        self._set_polling(ids, True)
+
+    @action("disable_polling", "Disable polling")
+    def action_disable(self, ids: list[str]) -> None:
+        self._set_polling(ids, False)
+
+
+def _check_schedule(form, field) -> None:
+    if not form.interval_seconds.data and not (form.cron.data or "").strip():
+        raise ValidationError("give an interval in seconds or a cron expression")
+
+
+class ScheduleView(SecureModelView):
+    column_list = ("name", "kind", "site", "interval_seconds", "cron", "enabled", "last_run_at", "next_run_at")
+    column_filters = ("kind", "enabled", "site.name")
+    form_columns = ("name", "kind", "site", "interval_seconds", "cron", "jitter_seconds", "enabled")
+    form_choices = {"kind": [("collect", "collect"), ("discover", "discover"), ("refresh", "refresh")]}
+    form_args = {
+        "interval_seconds": {"validators": [Optional(), NumberRange(1, 7 * 86400), _check_schedule]},
+        "jitter_seconds": {"validators": [Optional(), NumberRange(0, 3600)]},
+    }
+
+
+class JobRunView(ReadOnlyModelView):
+    column_list = ("id", "actor", "site", "status", "triggered_by", "triggered_by_detail", "transport",
+                   "enqueued_at", "started_at", "finished_at", "summary", "error")
+    column_filters = ("status", "actor", "site.name", "triggered_by", "transport")
+    column_default_sort = ("id", True)
+    column_formatters = {"status": badge}
+    page_size = 50
+
+
+class ReadingView(ReadOnlyModelView):
+    column_list = ("point", "ts", "value", "text")
+    column_filters = ("point.name", "point_id", "ts")
+    column_default_sort = ("ts", True)
+    can_export = True
+    page_size = 100

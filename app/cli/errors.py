@@ -1,0 +1,7 @@
+"""Startup failures the CLI reports as one line."""
+
+from __future__ import annotations
+
+
+class StartupError(Exception):
+    """A process cannot start (database unreachable, schema missing...). One-line message."""

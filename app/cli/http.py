@@ -1,0 +1,38 @@
+"""Serving the WSGI app with waitress (pure Python: the same server on Linux and Windows)."""
+
+from __future__ import annotations
+
+import errno
+import logging
+import signal
+
+from flask import Flask
+from waitress.server import create_server
+
+from app.cli.errors import StartupError
+
+log = logging.getLogger(__name__)
+
+
+def _raise_interrupt(_signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def serve_until_stopped(app: Flask, host: str, port: int, *, threads: int = 8) -> None:
+    """Serve in the main thread until Ctrl-C or SIGTERM."""
+    try:
+        server = create_server(app, host=host, port=port, threads=threads, ident="bacnet-pipeline")
+    except OSError as error:
+        if error.errno == errno.EADDRINUSE:
+            raise StartupError(f"port {port} on {host} is already in use (is another instance running?)") from None
+        raise StartupError(f"cannot listen on {host}:{port}: {error.strerror}") from None
+    # SIGTERM (service stop, docker stop) ends the loop like Ctrl-C does.
+    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+    log.info("serving on http://%s:%s", host, port)
+    try:
+        server.run()
+    except KeyboardInterrupt:
+        log.info("stopping")
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        server.close()

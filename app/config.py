@@ -1,0 +1,67 @@
+"""Turns validated Settings into Flask/SQLAlchemy configuration."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+from app.settings import Settings
+
+#: SQLite file name inside the instance folder (the embedded default database).
+SQLITE_FILE = "bacnet-pipeline.db"
+#: File that keeps the generated SECRET_KEY across restarts when none is configured.
+SECRET_KEY_FILE = "secret_key"
+
+
+def instance_dir(settings: Settings, default: str) -> Path:
+    path = Path(settings.INSTANCE_DIR or default)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def secret_key(settings: Settings, instance: Path) -> str:
+    """The configured key, or one generated once and kept in the instance folder.
+
+    A per-process random key would log everyone out at each restart and break sessions between
+    several web processes, so it is persisted (readable by the owner only).
+    """
+    if settings.SECRET_KEY:
+        return settings.SECRET_KEY
+    path = instance / SECRET_KEY_FILE
+    if not path.exists():
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_urlsafe(48))
+    return path.read_text().strip()
+
+
+def database_url(settings: Settings, instance: Path) -> str:
+    url = settings.DATABASE_URL or f"sqlite:///{instance / SQLITE_FILE}"
+    # SQLAlchemy 2.1 maps plain postgresql:// to psycopg 3; we ship psycopg2-binary (wheels on
+    # every platform, Windows included), so name the driver explicitly.
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg2://" + url.removeprefix("postgresql://")
+    return url
+
+
+def flask_config(settings: Settings, instance: Path) -> dict:
+    url = database_url(settings, instance)
+    engine_options: dict = {"pool_pre_ping": True}
+    if url.startswith("sqlite"):
+        # Worker threads write while web threads read; the busy timeout (set per connection in
+        # app.database) makes them wait instead of failing with "database is locked".
+        engine_options = {"connect_args": {"timeout": 30}}
+    return {
+        "SETTINGS": settings,
+        "SECRET_KEY": secret_key(settings, instance),
+        "SQLALCHEMY_DATABASE_URI": url,
+        "SQLALCHEMY_ENGINE_OPTIONS": engine_options,
+        "INSTANCE_DIR": str(instance),
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "REMEMBER_COOKIE_SAMESITE": "Lax",
+        "WTF_CSRF_TIME_LIMIT": None,
+        "MAX_CONTENT_LENGTH": 16 * 1024 * 1024,
+    }

@@ -1,0 +1,17 @@
+"""The data model. Import models from here."""
+
+from __future__ import annotations
+
+from app.models.device import DEVICE_STATUSES, Device, Point
+from app.models.job_run import FINAL_STATUSES, JOB_STATUSES, TRIGGERS, JobRun
+from app.models.reading import Reading
+from app.models.schedule import SCHEDULE_ACTORS, Schedule
+from app.models.site import SITE_TRANSPORTS, Site
+from app.models.types import UTCDateTime, utcnow
+from app.models.user import ROLES, User
+
+__all__ = [
+    "DEVICE_STATUSES", "Device", "Point", "FINAL_STATUSES", "JOB_STATUSES", "TRIGGERS", "JobRun",
+    "Reading", "SCHEDULE_ACTORS", "Schedule", "SITE_TRANSPORTS", "Site", "UTCDateTime", "utcnow",
+    "ROLES", "User",
+]

@@ -1,0 +1,42 @@
+"""A site: one BACnet network reachable from one worker."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Boolean, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.extensions import db
+from app.models.types import UTCDateTime, utcnow
+
+#: Allowed values of Site.transport; empty means "the global BACNET_TRANSPORT".
+SITE_TRANSPORTS = ("", "local", "redis", "http")
+
+
+class Site(db.Model):
+    __tablename__ = "site"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(120), unique=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    transport: Mapped[str] = mapped_column(String(10), default="")
+    queue_name: Mapped[str] = mapped_column(String(80), default="")
+    gateway_url: Mapped[str] = mapped_column(String(255), default="")
+    #: Discovery targets, one per line or comma separated: addresses (directed Who-Is).
+    discovery_targets: Mapped[str] = mapped_column(Text, default="")
+    writes_allowed: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: New points found by a refresh start with polling enabled (handy for small sites and demos).
+    poll_new_points: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    devices = relationship("Device", back_populates="site", cascade="all, delete-orphan",
+                           passive_deletes=True, lazy="dynamic")
+
+    def target_list(self) -> list[str]:
+        """The discovery targets as a list of non-empty strings."""
+        parts = self.discovery_targets.replace(",", "\n").split()
+        return [part.strip() for part in parts if part.strip()]
+
+    def __str__(self) -> str:
+        return self.name

@@ -1,0 +1,47 @@
+"""The Redis transport: enqueue on the Dramatiq RedisBroker by actor name."""
+
+from __future__ import annotations
+
+import threading
+from urllib.parse import urlsplit, urlunsplit
+
+import dramatiq
+
+from app.transport.base import EnqueueError
+from workers.broker import make_broker
+
+
+def redact(url: str) -> str:
+    """The URL without its password, for messages and logs."""
+    parts = urlsplit(url)
+    if parts.password:
+        netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
+        return urlunsplit(parts._replace(netloc=netloc))
+    return url
+
+
+class RedisTransport:
+    kind = "redis"
+    _brokers: dict[tuple[str, str], dramatiq.Broker] = {}
+    _lock = threading.Lock()
+
+    def __init__(self, url: str, namespace: str) -> None:
+        if not url:
+            raise EnqueueError("the redis transport needs BROKER_URL (e.g. redis://127.0.0.1:6379/0)")
+        self.url = url
+        self.namespace = namespace
+
+    def _broker(self) -> dramatiq.Broker:
+        # One client (and connection pool) per URL for the life of the process.
+        key = (self.url, self.namespace)
+        with self._lock:
+            broker = self._brokers.get(key)
+            if broker is None:
+                broker = self._brokers[key] = make_broker(self.url, namespace=self.namespace)
+            return broker
+
+    def send(self, message: dramatiq.Message) -> None:
+        try:
+            self._broker().enqueue(message)
+        except Exception as error:  # redis-py raises several unrelated classes for an outage
+            raise EnqueueError(f"broker at {redact(self.url)} unreachable: {error}") from None

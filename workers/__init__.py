@@ -1,0 +1,1 @@
+"""Dramatiq side: the broker, the actor catalog, the actors and the worker process."""

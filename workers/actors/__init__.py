@@ -1,0 +1,14 @@
+"""Actor implementations: ``fn(context, **kwargs) -> summary dict``, registered by workers.registry."""
+
+from __future__ import annotations
+
+from workers.actors.collect import collect_readings
+from workers.actors.discover import discover_devices
+from workers.actors.refresh import refresh_points
+
+#: Catalog name -> implementation. Every catalog entry must have one (checked by the tests).
+IMPLEMENTATIONS = {
+    "discover_devices": discover_devices,
+    "refresh_points": refresh_points,
+    "collect_readings": collect_readings,
+}

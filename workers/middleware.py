@@ -1,0 +1,94 @@
+"""Keeps each message's job_run row current: queued -> running -> succeeded / failed.
+
+The row is created by the transport before the message is sent. A message redelivered after its
+job already finished (at-least-once delivery: a worker died after the work but before the ack)
+is skipped here, so finished work is never done twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+import dramatiq
+from dramatiq.middleware import Middleware, SkipMessage
+from flask import Flask
+
+from app.extensions import db
+from app.models import FINAL_STATUSES, JobRun, utcnow
+
+log = logging.getLogger(__name__)
+
+#: Longest error text kept on a job_run row.
+MAX_ERROR_TEXT = 4000
+
+_current = threading.local()
+
+
+def report_summary(summary: dict) -> None:
+    """Called by the actor wrapper: the counts to store on the running job's row."""
+    _current.summary = summary
+
+
+def current_message_id() -> str | None:
+    """The message id of the job this thread is running, if any."""
+    return getattr(_current, "message_id", None)
+
+
+class JobRunMiddleware(Middleware):
+    def __init__(self, app: Flask) -> None:
+        self.app = app
+
+    def before_process_message(self, broker: dramatiq.Broker, message: dramatiq.Message) -> None:
+        _current.message_id = message.message_id
+        _current.summary = None
+        with self.app.app_context():
+            run = db.session.execute(
+                db.select(JobRun).where(JobRun.message_id == message.message_id).with_for_update()
+            ).scalar_one_or_none()
+            if run is None:
+                # Sent by something that bypassed the transport (e.g. a shell): record it anyway.
+                run = JobRun(message_id=message.message_id, actor=message.actor_name,
+                             kwargs=dict(message.kwargs), transport="unknown", queue=message.queue_name,
+                             triggered_by="system", site_id=message.kwargs.get("site_id"))
+                db.session.add(run)
+            elif run.status in FINAL_STATUSES:
+                db.session.rollback()
+                log.info("skipping redelivered message %s: job already %s", message.message_id, run.status)
+                raise SkipMessage(f"job {message.message_id} already {run.status}")
+            run.status = "running"
+            run.started_at = utcnow()
+            run.attempts = (run.attempts or 0) + 1
+            db.session.commit()
+
+    def after_process_message(self, broker: dramatiq.Broker, message: dramatiq.Message, *,
+                              result: object = None, exception: BaseException | None = None) -> None:
+        summary = getattr(_current, "summary", None)
+        _current.message_id = None
+        with self.app.app_context():
+            run = db.session.execute(
+                db.select(JobRun).where(JobRun.message_id == message.message_id)
+            ).scalar_one_or_none()
+            if run is None:
+                return
+            if exception is None:
+                run.status = "succeeded"
+                run.error = ""
+            else:
+                text = f"{type(exception).__name__}: {exception}"[:MAX_ERROR_TEXT]
+                # This middleware sits before Retries in the list, so its after-hook runs after
+                # Retries decided: message.failed means no retry is coming.
+                if message.failed:
+                    run.status = "failed"
+                    run.error = text
+                else:
+                    run.status = "queued"
+                    run.error = f"attempt {run.attempts} failed, retrying: {text}"
+            if summary is not None:
+                run.summary = summary
+            if run.status in FINAL_STATUSES:
+                run.finished_at = utcnow()
+            db.session.commit()
+
+    def after_skip_message(self, broker: dramatiq.Broker, message: dramatiq.Message) -> None:
+        _current.message_id = None
