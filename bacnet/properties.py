@@ -89,8 +89,8 @@ async def read_multiple(app: Application, address: Address, specs: Sequence[Prop
     parameters: list = []
     by_object: dict[ObjectRef, list] = {}
     for ref, prop, index in specs:
-        by_object.setdefault(ref, []).append(PropertyReference(propertyIdentifier=prop, propertyArrayIndex=index)
-                                            if index is not None else prop)
+        reference = prop if index is None else PropertyReference(propertyIdentifier=prop, propertyArrayIndex=index)
+        by_object.setdefault(ref, []).append(reference)
     for ref, props in by_object.items():
         parameters.extend([object_identifier(ref), props])
     what = f"ReadPropertyMultiple of {len(specs)} properties"

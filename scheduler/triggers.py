@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import timezone
 
 from apscheduler.triggers.base import BaseTrigger
-from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
+from app.cron import CronError, parse_cron
 from app.models import Schedule
 
 
@@ -20,18 +20,6 @@ def job_id(schedule_id: int) -> str:
     return f"schedule-{schedule_id}"
 
 
-def parse_cron(expression: str) -> CronTrigger:
-    """A five-field cron expression (minute hour day month weekday), in UTC."""
-    fields = expression.split()
-    if len(fields) != 5:
-        raise ScheduleError(f"cron {expression!r} must have 5 fields (minute hour day month weekday), "
-                            f"it has {len(fields)}")
-    try:
-        return CronTrigger.from_crontab(expression, timezone=timezone.utc)
-    except ValueError as error:
-        raise ScheduleError(f"cron {expression!r}: {error}") from None
-
-
 def trigger_for(schedule: Schedule) -> BaseTrigger:
     jitter = schedule.jitter_seconds or None
     if schedule.interval_seconds:
@@ -39,7 +27,10 @@ def trigger_for(schedule: Schedule) -> BaseTrigger:
             raise ScheduleError("interval must be at least 1 second")
         return IntervalTrigger(seconds=schedule.interval_seconds, timezone=timezone.utc, jitter=jitter)
     if (schedule.cron or "").strip():
-        trigger = parse_cron(schedule.cron.strip())
+        try:
+            trigger = parse_cron(schedule.cron.strip())
+        except CronError as error:
+            raise ScheduleError(str(error)) from None
         trigger.jitter = jitter
         return trigger
     raise ScheduleError("schedule has neither an interval nor a cron expression")

@@ -9,6 +9,7 @@ from wtforms.validators import NumberRange, Optional, ValidationError
 
 from app.admin.access import ReadOnlyModelView, SecureModelView
 from app.admin.jobs import trigger
+from app.cron import CronError, parse_cron
 from app.extensions import db
 from app.models import SITE_TRANSPORTS, Device, Point
 from workers.catalog import InvalidKwargs, validate_kwargs
@@ -43,7 +44,8 @@ class SiteView(SecureModelView):
     @action("discover", "Discover now", "Send Who-Is to the selected sites' targets now?")
     def action_discover(self, ids: list[str]) -> None:
         for site_id in ids:
-            trigger("discover_devices", {"site_id": int(site_id), "refresh_points": True}, f"Discovery of site {site_id}")
+            trigger("discover_devices", {"site_id": int(site_id), "refresh_points": True},
+                    f"Discovery of site {site_id}")
 
     @action("collect", "Collect now", "Collect readings of the selected sites now?")
     def action_collect(self, ids: list[str]) -> None:
@@ -124,20 +126,34 @@ class PointView(SecureModelView):
         self._set_polling(ids, False)
 
 
-def _check_schedule(form, field) -> None:
-    if not form.interval_seconds.data and not (form.cron.data or "").strip():
-        raise ValidationError("give an interval in seconds or a cron expression")
-
-
 class ScheduleView(SecureModelView):
     column_list = ("name", "kind", "site", "interval_seconds", "cron", "enabled", "last_run_at", "next_run_at")
     column_filters = ("kind", "enabled", "site.name")
     form_columns = ("name", "kind", "site", "interval_seconds", "cron", "jitter_seconds", "enabled")
     form_choices = {"kind": [("collect", "collect"), ("discover", "discover"), ("refresh", "refresh")]}
     form_args = {
-        "interval_seconds": {"validators": [Optional(), NumberRange(1, 7 * 86400), _check_schedule]},
+        "interval_seconds": {"validators": [Optional(), NumberRange(1, 7 * 86400)],
+                             "description": "Seconds between runs; leave empty to use the cron expression."},
+        "cron": {"description": "Five fields in UTC: minute hour day month weekday, e.g. */15 * * * *"},
         "jitter_seconds": {"validators": [Optional(), NumberRange(0, 3600)]},
     }
+
+    def validate_form(self, form) -> bool:
+        valid = super().validate_form(form)
+        if not hasattr(form, "cron"):
+            return valid  # the delete form
+        cron = (form.cron.data or "").strip()
+        if not form.interval_seconds.data and not cron:
+            form.interval_seconds.errors = [*form.interval_seconds.errors,
+                                            "give an interval in seconds or a cron expression"]
+            return False
+        if cron and not form.interval_seconds.data:
+            try:
+                parse_cron(cron)
+            except CronError as error:
+                form.cron.errors = [*form.cron.errors, str(error)]
+                return False
+        return valid
 
 
 class JobRunView(ReadOnlyModelView):

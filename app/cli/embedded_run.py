@@ -25,7 +25,8 @@ log = logging.getLogger(__name__)
 SIMULATION_BIND = "127.0.0.1/8:47809"
 
 
-def run_all_in_one(*, host: str, port: int, simulate_devices: int, points: int) -> None:
+def run_all_in_one(*, host: str, port: int, simulate_devices: int, points: int,
+                   simulate_base_address: str = "127.0.0.10") -> None:
     from bacnet.simulator.runner import Simulator
     from scheduler.service import SchedulerService
     from workers.broker import make_broker
@@ -49,7 +50,10 @@ def run_all_in_one(*, host: str, port: int, simulate_devices: int, points: int) 
 
     simulator = None
     if simulate_devices:
-        simulator = Simulator(simulate_devices, points)
+        try:
+            simulator = Simulator(simulate_devices, points, base_address=simulate_base_address)
+        except ValueError as error:
+            raise click.BadParameter(str(error), param_hint="--simulate-base-address") from None
         simulator.start()
     broker = make_broker("")
     app.extensions[LOCAL_BROKER_KEY] = broker
@@ -68,17 +72,19 @@ def run_all_in_one(*, host: str, port: int, simulate_devices: int, points: int) 
                 except (CatalogError, EnqueueError) as error:
                     log.error("initial discovery could not start: %s", error)
         scheduler.start()
-        url = f"http://{host}:{port}/admin/"
-        click.echo("")
-        click.echo(f"  bacnet-pipeline is running at {url}")
-        if password:
-            click.echo(f"  log in as admin / {password}   (shown once; change it in the admin)")
-        if simulator is not None:
-            click.echo(f"  simulating {simulate_devices} devices on {simulator.addresses[0]}..{simulator.addresses[-1]}"
-                       f" (collector on {bind})")
-        click.echo("  press Ctrl-C to stop")
-        click.echo("")
-        serve_until_stopped(app, host, port)
+
+        def announce() -> None:
+            click.echo("")
+            click.echo(f"  bacnet-pipeline is running at http://{host}:{port}/admin/")
+            if password:
+                click.echo(f"  log in as admin / {password}   (shown once; change it in the admin)")
+            if simulator is not None:
+                click.echo(f"  simulating {simulate_devices} devices on {simulator.addresses[0]}.."
+                           f"{simulator.addresses[-1]} (collector on {bind})")
+            click.echo("  press Ctrl-C to stop")
+            click.echo("")
+
+        serve_until_stopped(app, host, port, on_ready=announce)
     finally:
         scheduler.stop()
         worker.stop(timeout_ms=10_000)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import logging
 import signal
+from collections.abc import Callable
 
 from flask import Flask
 from waitress.server import create_server
@@ -18,8 +19,9 @@ def _raise_interrupt(_signum: int, _frame: object) -> None:
     raise KeyboardInterrupt
 
 
-def serve_until_stopped(app: Flask, host: str, port: int, *, threads: int = 8) -> None:
-    """Serve in the main thread until Ctrl-C or SIGTERM."""
+def serve_until_stopped(app: Flask, host: str, port: int, *, threads: int = 8,
+                        on_ready: Callable[[], None] | None = None) -> None:
+    """Serve in the main thread until Ctrl-C or SIGTERM. ``on_ready`` runs once the port listens."""
     try:
         server = create_server(app, host=host, port=port, threads=threads, ident="bacnet-pipeline")
     except OSError as error:
@@ -29,6 +31,8 @@ def serve_until_stopped(app: Flask, host: str, port: int, *, threads: int = 8) -
     # SIGTERM (service stop, docker stop) ends the loop like Ctrl-C does.
     previous = signal.signal(signal.SIGTERM, _raise_interrupt)
     log.info("serving on http://%s:%s", host, port)
+    if on_ready is not None:
+        on_ready()
     try:
         server.run()
     except KeyboardInterrupt:

@@ -83,8 +83,11 @@ def scheduler_command(info: ScriptInfo) -> None:
               help="Also start N simulated devices on loopback and a site that polls them.")
 @click.option("--points", type=click.IntRange(1, 500), default=12, show_default=True,
               help="Points per simulated device.")
-def all_in_one(host: str, port: int, simulate_devices: int, points: int) -> None:
+@click.option("--simulate-base-address", default="127.0.0.10", show_default=True,
+              help="Loopback address of the first simulated device.")
+def all_in_one(host: str, port: int, simulate_devices: int, points: int, simulate_base_address: str) -> None:
     """Web, worker and scheduler in one process on the embedded database (SQLite by default)."""
     from app.cli.embedded_run import run_all_in_one
 
-    run_all_in_one(host=host, port=port, simulate_devices=simulate_devices, points=points)
+    run_all_in_one(host=host, port=port, simulate_devices=simulate_devices, points=points,
+                   simulate_base_address=simulate_base_address)

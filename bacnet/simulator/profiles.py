@@ -45,10 +45,10 @@ AHU = DeviceProfile("ahu", "AHU-{n}", "SimAHU 3000", (
     PointTemplate("analog-input", "Duct Static Pressure", "pascals", "sensor", 250.0, 30.0, 200),
     PointTemplate("analog-value", "Duct Static Pressure Setpoint", "pascals", "setpoint", 250.0),
     PointTemplate("analog-input", "Cooling Valve Position", "percent", "sensor", 40.0, 25.0, 600),
-    PointTemplate("analog-input", "Heating Valve Position", "percent", "sensor", 10.0, 10.0, 900),
-    PointTemplate("analog-input", "Outside Air Damper Position", "percent", "sensor", 30.0, 10.0, 1200),
     PointTemplate("binary-value", "Supply Fan Status", "", "status", 1.0),
     PointTemplate("binary-value", "Supply Fan Command", "", "command", 1.0),
+    PointTemplate("analog-input", "Heating Valve Position", "percent", "sensor", 10.0, 10.0, 900),
+    PointTemplate("analog-input", "Outside Air Damper Position", "percent", "sensor", 30.0, 10.0, 1200),
     PointTemplate("analog-input", "Filter Differential Pressure", "pascals", "sensor", 120.0, 5.0, 7200),
     PointTemplate("analog-input", "Supply Air Humidity", "percent-relative-humidity", "sensor", 45.0, 5.0, 1800),
 ))
