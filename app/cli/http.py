@@ -28,8 +28,9 @@ def serve_until_stopped(app: Flask, host: str, port: int, *, threads: int = 8,
         if error.errno == errno.EADDRINUSE:
             raise StartupError(f"port {port} on {host} is already in use (is another instance running?)") from None
         raise StartupError(f"cannot listen on {host}:{port}: {error.strerror}") from None
-    # SIGTERM (service stop, docker stop) ends the loop like Ctrl-C does.
-    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+    # SIGTERM (service stop, docker stop) ends the loop like Ctrl-C does. SIGINT is set explicitly
+    # too: a process started in the background by a non-interactive shell inherits it ignored.
+    previous = {sig: signal.signal(sig, _raise_interrupt) for sig in (signal.SIGTERM, signal.SIGINT)}
     log.info("serving on http://%s:%s", host, port)
     if on_ready is not None:
         on_ready()
@@ -38,5 +39,6 @@ def serve_until_stopped(app: Flask, host: str, port: int, *, threads: int = 8,
     except KeyboardInterrupt:
         log.info("stopping")
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
         server.close()

@@ -114,6 +114,12 @@ def test_production_processes_against_postgresql_and_redis(tmp_path, fresh_pg_da
             (3001, "AHU-1", "online"), (3002, "VAV-1", "online"), (3003, "AHU-1", "online")]
         assert sql(db_url, "SELECT count(*) FROM point WHERE polling_enabled")[0][0] == 36
         assert "AHU-1" in admin.get("/admin/device/")
+        assert "Point refresh of site 1: started" in admin.action("site", "refresh", [1])
+        wait_until(lambda: sql(db_url, "SELECT status, summary FROM job_run WHERE actor='refresh_points'")[:1]
+                   and sql(db_url, "SELECT status FROM job_run WHERE actor='refresh_points'") == [("succeeded",)],
+                   timeout=30)
+        summary = sql(db_url, "SELECT summary FROM job_run WHERE actor='refresh_points'")[0][0]
+        assert (summary["points"], summary["new_points"]) == (36, 0)
 
         # A 2-second collect schedule, added as an operator would; the running scheduler picks it up.
         sql(db_url, "INSERT INTO schedule (name, kind, site_id, interval_seconds, cron, jitter_seconds, enabled) "
