@@ -8,6 +8,7 @@ summary — except under CI=true, where a missing service is a failure.
 from __future__ import annotations
 
 import os
+import random
 import socket
 import uuid
 from collections.abc import Iterator
@@ -151,14 +152,15 @@ def admin_client(app, client):
 
 # -- BACnet on loopback ----------------------------------------------------------------------------
 
-_next_block = [0]
+# Start at a random block so two test runs on one machine (or a demo on 127.0.0.x) rarely meet.
+_next_block = [random.randrange(150)]
 
 
 @pytest.fixture
 def loopback_block() -> int:
-    """A fresh 127.0.<block>.x block per test, so lingering sockets never collide."""
+    """A fresh 127.0.<block>.x block per test (100..249), so lingering sockets never collide."""
     _next_block[0] += 1
-    return 100 + (_next_block[0] % 100)
+    return 100 + (_next_block[0] % 150)
 
 
 @pytest.fixture
