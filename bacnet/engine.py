@@ -19,7 +19,8 @@ from bacnet.errors import BACnetError
 from bacnet.properties import DeviceProfile
 from bacnet.reading import read_present_values
 from bacnet.runtime import BACnetRuntime
-from bacnet.types import DeviceInfo, DeviceTarget, IAm, ObjectInfo, ObjectRef, ReadOutcome
+from bacnet.types import DeviceInfo, DeviceTarget, IAm, ObjectInfo, ObjectRef, ReadOutcome, Value
+from bacnet.writing import WriteOutcome, read_priority_array, write_present_value
 
 #: Default requests in flight per device: real controllers and MS/TP routers choke on more.
 DEFAULT_IN_FLIGHT = 2
@@ -134,6 +135,26 @@ class Engine:
                 outcome = ReadOutcome(target=target, device_error=f"{type(outcome).__name__}: {outcome}")
             result.append(outcome)
         return result
+
+    # -- writing --------------------------------------------------------------------------------------
+
+    def write(self, target: DeviceTarget, ref: ObjectRef, value: float | str | None, priority: int, *,
+              allow_critical: bool = False) -> WriteOutcome:
+        """Command present-value at ``priority`` (``value=None`` relinquishes); errors are in the outcome."""
+
+        async def run(app: Application) -> WriteOutcome:
+            return await write_present_value(app, target, ref, value, priority, timeout=self.timeout,
+                                             allow_critical=allow_critical)
+
+        return self.runtime.call(run, self._bound(4))
+
+    def priority_array(self, target: DeviceTarget, ref: ObjectRef) -> list[Value | None]:
+        """The object's 16 priority slots (None where empty); raises BACnetError."""
+
+        async def run(app: Application) -> list[Value | None]:
+            return await read_priority_array(app, target, ref, self.timeout)
+
+        return self.runtime.call(run, self._bound(1))
 
     @staticmethod
     def _errors_as_values(results: list) -> list:

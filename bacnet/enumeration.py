@@ -36,6 +36,16 @@ HAS_UNITS = frozenset({
     "positive-integer-value", "accumulator", "pulse-converter", "loop",
 })
 
+#: Datatype of the present value by object type (fixed by the BACnet standard).
+VALUE_TYPES = {
+    "analog-input": "real", "analog-output": "real", "analog-value": "real", "loop": "real",
+    "pulse-converter": "real", "large-analog-value": "double",
+    "binary-input": "enumerated", "binary-output": "enumerated", "binary-value": "enumerated",
+    "multi-state-input": "unsigned", "multi-state-output": "unsigned", "multi-state-value": "unsigned",
+    "positive-integer-value": "unsigned", "accumulator": "unsigned", "integer-value": "integer",
+    "characterstring-value": "text",
+}
+
 #: Bytes an object's details take in an answer (name + description + units + priority array),
 #: a deliberately high estimate so non-segmenting devices are never asked for too much.
 DETAIL_BYTES_PER_OBJECT = 110
@@ -132,7 +142,7 @@ async def read_object_details(app: Application, target: DeviceTarget, refs: list
         raise reader.dead
     infos = []
     for ref in refs:
-        info = ObjectInfo(object_type=ref[0], object_instance=ref[1])
+        info = ObjectInfo(object_type=ref[0], object_instance=ref[1], value_type=VALUE_TYPES.get(ref[0], ""))
         name = results.get((ref, "objectName", None))
         if isinstance(name, PropertyError) or name is None:
             info.error = f"objectName: {name}"

@@ -49,6 +49,8 @@ class ObjectInfo:
     units: str = ""
     #: True when the object has a priority array (it can be commanded at a priority).
     commandable: bool = False
+    #: Datatype of the present value: real, double, enumerated, unsigned, integer or text.
+    value_type: str = ""
     error: str = ""
 
     @property

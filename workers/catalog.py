@@ -82,6 +82,25 @@ class DiscoverKwargs(_Kwargs):
         return self
 
 
+class WriteKwargs(_Kwargs):
+    site_id: int = Field(ge=1)
+    point_id: int = Field(ge=1)
+    priority: int = Field(ge=1, le=16)
+    #: The value to command; None (JSON null) relinquishes the priority.
+    value: float | str | None = None
+    #: Who asked (user name, api:<token>, cli): recorded in the write audit.
+    requested_by: str = Field(default="unknown", max_length=120)
+
+    @field_validator("value")
+    @classmethod
+    def _value(cls, value: float | str | None) -> float | str | None:
+        if isinstance(value, str) and len(value) > 255:
+            raise ValueError("a text value may be at most 255 characters")
+        if isinstance(value, float) and value != value:  # NaN would be written as garbage
+            raise ValueError("NaN is not a value a device can take")
+        return value
+
+
 @dataclass(frozen=True)
 class ActorSpec:
     """How an actor is run: its queue, retry and time limits, and the kwargs it accepts."""
@@ -106,6 +125,10 @@ CATALOG: dict[str, ActorSpec] = {
         ActorSpec("collect_readings", SiteKwargs,
                   "Read present values of the polled points and store the readings.",
                   time_limit_ms=5 * 60 * 1000),
+        # Never retried: repeating a command an operator gave once is not ours to decide.
+        ActorSpec("write_point", WriteKwargs,
+                  "Command a point's present value at a priority, or relinquish it (audited).",
+                  max_retries=0, time_limit_ms=60 * 1000),
     )
 }
 

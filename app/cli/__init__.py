@@ -12,7 +12,8 @@ import click
 from flask.cli import ScriptInfo
 from flask_migrate.cli import db as db_commands
 
-from app.cli.errors import StartupError
+from app.cli.bacnet_cmd import bacnet_group
+from app.cli.errors import CommandFailed, StartupError
 from app.cli.serve import all_in_one, scheduler_command, web, worker
 from app.cli.simulate import simulate
 from app.cli.users import create_user
@@ -35,7 +36,7 @@ def cli(ctx: click.Context) -> None:
     ctx.obj = ScriptInfo(create_app=_create_app, set_debug_flag=False, load_dotenv_defaults=False)
 
 
-for command in (web, worker, scheduler_command, all_in_one, simulate, create_user, db_commands):
+for command in (web, worker, scheduler_command, all_in_one, simulate, create_user, db_commands, bacnet_group):
     cli.add_command(command)
 
 
@@ -51,3 +52,6 @@ def main(argv: list[str] | None = None) -> None:
     except StartupError as error:
         click.echo(f"bacnet-pipeline: {error}", err=True)
         sys.exit(4)
+    except CommandFailed as error:
+        click.echo(f"bacnet-pipeline: {error}", err=True)
+        sys.exit(1)

@@ -9,9 +9,10 @@ from app.models.schedule import SCHEDULE_ACTORS, Schedule
 from app.models.site import SITE_TRANSPORTS, Site
 from app.models.types import UTCDateTime, utcnow
 from app.models.user import ROLES, User
+from app.models.write_audit import WRITE_RESULTS, WriteAudit
 
 __all__ = [
     "DEVICE_STATUSES", "Device", "Point", "FINAL_STATUSES", "JOB_STATUSES", "TRIGGERS", "JobRun",
     "Reading", "SCHEDULE_ACTORS", "Schedule", "SITE_TRANSPORTS", "Site", "UTCDateTime", "utcnow",
-    "ROLES", "User",
+    "ROLES", "User", "WRITE_RESULTS", "WriteAudit",
 ]

@@ -63,6 +63,8 @@ class Point(db.Model):
     description: Mapped[str] = mapped_column(Text, default="")
     units: Mapped[str] = mapped_column(String(64), default="")
     writable: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: Datatype of the present value (real, enumerated, unsigned, ...), from enumeration.
+    value_type: Mapped[str] = mapped_column(String(16), default="", server_default="")
     polling_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
     last_value: Mapped[float | None] = mapped_column(Float, nullable=True)
     last_text: Mapped[str | None] = mapped_column(String(255), nullable=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, String, Text
+from sqlalchemy import Boolean, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import db
@@ -26,6 +26,9 @@ class Site(db.Model):
     #: Discovery targets, one per line or comma separated: addresses (directed Who-Is).
     discovery_targets: Mapped[str] = mapped_column(Text, default="")
     writes_allowed: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: Priorities writes may use on this site (BACnet 1 = highest .. 16 = lowest).
+    write_priority_min: Mapped[int] = mapped_column(Integer, default=8, server_default="8")
+    write_priority_max: Mapped[int] = mapped_column(Integer, default=16, server_default="16")
     #: New points found by a refresh start with polling enabled (handy for small sites and demos).
     poll_new_points: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

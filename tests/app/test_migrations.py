@@ -11,7 +11,7 @@ from app.extensions import db
 from app.migrations_dir import MIGRATIONS_DIR
 from tests.conftest import make_settings
 
-TABLES = {"site", "device", "point", "reading", "schedule", "job_run", "user", "alembic_version"}
+TABLES = {"site", "device", "point", "reading", "schedule", "job_run", "user", "write_audit", "alembic_version"}
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -47,11 +47,13 @@ def test_points_have_names_units_and_commandability(engine, simulator):
     assert len(points) == 12
     by_name = {point.name: point for point in points}
     supply = by_name["AHU-1 Supply Air Temp"]
-    assert (supply.object_type, supply.units, supply.commandable) == ("analog-input", "degrees-celsius", False)
+    assert (supply.object_type, supply.units, supply.commandable, supply.value_type) == (
+        "analog-input", "degrees-celsius", False, "real")
     setpoint = by_name["AHU-1 Supply Air Temp Setpoint"]
     assert (setpoint.object_type, setpoint.commandable) == ("analog-value", True)
     status = by_name["AHU-1 Supply Fan Status"]
-    assert (status.object_type, status.units, status.commandable) == ("binary-value", "", False)
+    assert (status.object_type, status.units, status.commandable, status.value_type) == (
+        "binary-value", "", False, "enumerated")
     assert by_name["AHU-1 Supply Fan Command"].commandable is True
 
 

@@ -34,6 +34,7 @@ def refresh_devices(context: WorkerContext, site: Site, devices: list[Device]) -
             point.description = info.description
             point.units = info.units
             point.writable = info.commandable
+            point.value_type = info.value_type
             seen_points += 1
     db.session.commit()
     return {"devices": len(devices), "points": seen_points, "new_points": new_points, "devices_failed": failed}
