@@ -103,6 +103,11 @@ class Settings(BaseSettings):
     BACNET_DEVICE_INSTANCE: int = Field(default=3056999, ge=0, le=4194302)
     #: Seconds to wait for one BACnet request before the device counts as not answering.
     BACNET_REQUEST_TIMEOUT: float = Field(default=3.0, gt=0, le=60)
+    #: BBMD to register with as a foreign device, as IPv4[:port] (port 47808 when left out), for a
+    #: worker on another IP subnet than the devices. Empty means a normal BACnet/IP port.
+    BACNET_BBMD_ADDRESS: str = ""
+    #: Time-to-live of that registration in seconds; the worker re-registers at half of it.
+    BACNET_BBMD_TTL: int = Field(default=300, ge=10, le=65535)
     #: Flask session signing key. Empty means one is generated once and kept in the instance folder.
     SECRET_KEY: str = ""
     #: Threads of the (single) worker process.
@@ -118,6 +123,21 @@ class Settings(BaseSettings):
     def _check_bind_address(cls, value: str) -> str:
         if value:
             parse_bind_address(value)
+        return value
+
+    @field_validator("BACNET_BBMD_ADDRESS")
+    @classmethod
+    def _check_bbmd_address(cls, value: str) -> str:
+        value = value.strip()
+        if value:
+            host, sep, port = value.partition(":")
+            try:
+                ipaddress.IPv4Address(host)
+            except ValueError:
+                raise ValueError("must be the BBMD's IPv4 address, optionally with :port "
+                                 "(host names are not accepted)") from None
+            if sep and not (port.isdigit() and 1 <= int(port) <= 65535):
+                raise ValueError("port must be a number from 1 to 65535")
         return value
 
     @field_validator("BROKER_URL")

@@ -1,24 +1,53 @@
-"""Who-Is / I-Am discovery.
+"""Who-Is / I-Am discovery: directed, broadcast (global or local) and unicast sweeps.
 
 The stock bacpypes3 Who-Is future drops I-Am answers whose source differs from the Who-Is
 destination (a device behind a router, a broadcast Who-Is). :class:`IAmCollector` accepts an
-I-Am from any source and filters only by the instance limits.
+I-Am from any source and filters only by the instance limits (and drops our own I-Am).
+
+Targets are text, as an operator types them (:func:`plan_targets`): a device address
+(``192.0.2.20[:port]``, ``2001:12``), a CIDR block or ``A-B`` range to sweep (:mod:`bacnet.sweep`),
+or the word ``broadcast`` (global broadcast: every network, through routers) or
+``local-broadcast`` (this IP subnet only). Broadcasts leave through the link layer
+(:mod:`bacnet.links`): on a port other than 47808 they also reach the standard port, and a
+foreign device sends them through its BBMD.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 
 from bacpypes3.apdu import IAmRequest, WhoIsRequest
 from bacpypes3.app import Application
-from bacpypes3.pdu import Address
+from bacpypes3.pdu import Address, GlobalBroadcast, LocalBroadcast
 
-from bacnet.address import from_bacpypes, to_bacpypes
+from bacnet.address import from_bacpypes, normalize_address, to_bacpypes
+from bacnet.foreign import require_broadcast_path
+from bacnet.sweep import DEFAULT_SWEEP_RATE, AddressRange, check_sweep_size, is_range, parse_range, sweep
 from bacnet.types import IAm
 
 #: Highest valid device instance (4194303 is the "unconfigured" wildcard).
 MAX_DEVICE_INSTANCE = 4194303
+#: Target words for a broadcast Who-Is, and the scope each one means.
+BROADCAST_WORDS = {"broadcast": "global", "global-broadcast": "global", "local-broadcast": "local"}
+
+
+@dataclass
+class DiscoveryProgress:
+    """Counters of a running discovery, written on the loop and read by the caller's thread.
+
+    ``total`` is the number of addresses to sweep, ``sent`` how many got their Who-Is so far,
+    ``found`` the devices that answered (any mode).
+    """
+
+    total: int = 0
+    sent: int = 0
+    found: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return {"sent": self.sent, "total": self.total, "found": self.found}
 
 
 class IAmCollector:
@@ -28,15 +57,21 @@ class IAmCollector:
     receives; this class plays that role without the source-address filter.
     """
 
-    def __init__(self, low_limit: int | None, high_limit: int | None, expected: int | None) -> None:
+    def __init__(self, low_limit: int | None, high_limit: int | None, expected: int | None, *,
+                 own_instance: int | None = None, progress: DiscoveryProgress | None = None) -> None:
         self.low_limit = low_limit
         self.high_limit = high_limit
         self.expected = expected
+        #: Our own device instance: we answer our own broadcasts (and any 127.x at our port).
+        self.own_instance = own_instance
+        self.progress = progress
         self.found: dict[int, IAm] = {}
         self.enough = asyncio.Event()
 
     def match(self, apdu: IAmRequest) -> None:
         instance = apdu.iAmDeviceIdentifier[1]
+        if instance == self.own_instance:
+            return
         if self.low_limit is not None and instance < self.low_limit:
             return
         if self.high_limit is not None and instance > self.high_limit:
@@ -48,6 +83,8 @@ class IAmCollector:
             max_apdu=int(apdu.maxAPDULengthAccepted),
             segmentation=str(apdu.segmentationSupported),
         )
+        if self.progress is not None:
+            self.progress.found = len(self.found)
         if self.expected is not None and len(self.found) >= self.expected:
             self.enough.set()
 
@@ -65,28 +102,124 @@ def check_limits(low_limit: int | None, high_limit: int | None) -> None:
         raise ValueError(f"low instance limit {low_limit} is above the high limit {high_limit}")
 
 
+@dataclass(frozen=True)
+class DiscoveryPlan:
+    """What one discovery sends: directed Who-Is, sweeps, and at most one broadcast."""
+
+    addresses: tuple[str, ...] = ()
+    ranges: tuple[AddressRange, ...] = ()
+    #: ``global``, ``local`` or None.
+    broadcast: str | None = None
+
+    @property
+    def sweep_size(self) -> int:
+        return sum(len(swept) for swept in self.ranges)
+
+    @property
+    def directed_only(self) -> bool:
+        return not self.ranges and self.broadcast is None
+
+
+def plan_targets(targets: Iterable[str]) -> DiscoveryPlan:
+    """Parse discovery targets (see the module docstring); raise AddressError on the first bad one.
+
+    Nothing is sent here, so a bad or absurd target fails before any traffic.
+    """
+    addresses: dict[str, None] = {}
+    ranges: list[AddressRange] = []
+    broadcast: str | None = None
+    for raw in targets:
+        text = raw.strip()
+        if not text:
+            continue
+        scope = BROADCAST_WORDS.get(text.lower())
+        if scope is not None:
+            # A global broadcast reaches the local network too: keep the wider one.
+            broadcast = "global" if "global" in (scope, broadcast) else scope
+        elif is_range(text):
+            ranges.append(parse_range(text))
+        else:
+            addresses[normalize_address(text)] = None
+    check_sweep_size(ranges)
+    return DiscoveryPlan(tuple(addresses), tuple(ranges), broadcast)
+
+
+def _own_instance(app: Application) -> int | None:
+    device = getattr(app, "device_object", None)
+    return int(device.objectIdentifier[1]) if device is not None else None
+
+
+@contextmanager
+def _collecting(app: Application, collector: IAmCollector) -> Iterator[IAmCollector]:
+    """Register ``collector`` where bacpypes3 looks for Who-Is futures, for the duration."""
+    if not hasattr(app, "_who_is_futures"):
+        app._who_is_futures = []
+    app._who_is_futures.append(collector)
+    try:
+        yield collector
+    finally:
+        app._who_is_futures.remove(collector)
+
+
+async def _wait(collector: IAmCollector, timeout: float) -> None:
+    try:
+        await asyncio.wait_for(collector.enough.wait(), timeout)
+    except asyncio.TimeoutError:
+        pass
+
+
+def _send_who_is(app: Application, destination: Address, low_limit: int | None, high_limit: int | None) -> None:
+    request = WhoIsRequest(destination=destination)
+    if low_limit is not None:
+        request.deviceInstanceRangeLowLimit = low_limit
+        request.deviceInstanceRangeHighLimit = high_limit
+    app.request(request)
+
+
+async def discover_plan(app: Application, plan: DiscoveryPlan, *, low_limit: int | None = None,
+                        high_limit: int | None = None, timeout: float = 3.0, rate: float = DEFAULT_SWEEP_RATE,
+                        progress: DiscoveryProgress | None = None) -> list[IAm]:
+    """Send everything ``plan`` asks for and collect the I-Am answers.
+
+    Waits ``timeout`` after the last Who-Is went out (a sweep takes ``sweep_size / rate`` more);
+    a directed-only plan returns as soon as every address answered. A foreign device first waits
+    (up to ``timeout``) for its BBMD registration and raises ForeignRegistrationError without it.
+    """
+    check_limits(low_limit, high_limit)
+    expected = len(plan.addresses) if plan.directed_only else None
+    if progress is not None:
+        progress.total = plan.sweep_size
+    collector = IAmCollector(low_limit, high_limit, expected, own_instance=_own_instance(app), progress=progress)
+    with _collecting(app, collector):
+        if plan.broadcast is not None:
+            await require_broadcast_path(app, timeout)
+            destination = GlobalBroadcast() if plan.broadcast == "global" else LocalBroadcast()
+            _send_who_is(app, destination, low_limit, high_limit)
+        for address in plan.addresses:
+            _send_who_is(app, to_bacpypes(address), low_limit, high_limit)
+        if plan.ranges:
+
+            def on_sent(count: int) -> None:
+                if progress is not None:
+                    progress.sent = count
+
+            await sweep(plan.ranges, lambda address: _send_who_is(app, Address(address), low_limit, high_limit),
+                        rate=rate, on_sent=on_sent)
+        if plan.addresses or plan.ranges or plan.broadcast:
+            await _wait(collector, timeout)
+    return sorted(collector.found.values(), key=lambda iam: iam.device_instance)
+
+
 async def who_is(app: Application, destinations: Iterable[Address], *, low_limit: int | None = None,
                  high_limit: int | None = None, timeout: float = 3.0,
                  expected: int | None = None) -> list[IAm]:
     """Send a Who-Is to each destination and collect I-Ams until ``timeout`` or ``expected`` answers."""
     check_limits(low_limit, high_limit)
-    collector = IAmCollector(low_limit, high_limit, expected)
-    if not hasattr(app, "_who_is_futures"):
-        app._who_is_futures = []
-    app._who_is_futures.append(collector)
-    try:
+    collector = IAmCollector(low_limit, high_limit, expected, own_instance=_own_instance(app))
+    with _collecting(app, collector):
         for destination in destinations:
-            request = WhoIsRequest(destination=destination)
-            if low_limit is not None:
-                request.deviceInstanceRangeLowLimit = low_limit
-                request.deviceInstanceRangeHighLimit = high_limit
-            app.request(request)
-        try:
-            await asyncio.wait_for(collector.enough.wait(), timeout)
-        except asyncio.TimeoutError:
-            pass
-    finally:
-        app._who_is_futures.remove(collector)
+            _send_who_is(app, destination, low_limit, high_limit)
+        await _wait(collector, timeout)
     return sorted(collector.found.values(), key=lambda iam: iam.device_instance)
 
 
@@ -101,3 +234,8 @@ async def who_is_directed(app: Application, addresses: Iterable[str], *, low_lim
         return []
     return await who_is(app, targets, low_limit=low_limit, high_limit=high_limit, timeout=timeout,
                         expected=len(targets))
+
+
+def sweep_seconds(plan: DiscoveryPlan, rate: float) -> float:
+    """How long the sweep part of ``plan`` takes at ``rate`` Who-Is per second."""
+    return plan.sweep_size / rate if plan.ranges else 0.0

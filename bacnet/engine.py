@@ -9,16 +9,19 @@ from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import Awaitable, Iterable, Sequence
+import time
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 
 from bacpypes3.app import Application
 
-from bacnet.discovery import check_limits, who_is_directed
+from bacnet.discovery import (DiscoveryProgress, check_limits, discover_plan, plan_targets, sweep_seconds,
+                              who_is_directed)
 from bacnet.enumeration import list_points, read_device_info
 from bacnet.errors import BACnetError
 from bacnet.properties import DeviceProfile
 from bacnet.reading import read_present_values
 from bacnet.runtime import BACnetRuntime
+from bacnet.sweep import DEFAULT_SWEEP_RATE, check_rate
 from bacnet.types import DeviceInfo, DeviceTarget, IAm, ObjectInfo, ObjectRef, ReadOutcome, Value
 from bacnet.writing import WriteOutcome, read_priority_array, write_present_value
 
@@ -26,6 +29,8 @@ from bacnet.writing import WriteOutcome, read_priority_array, write_present_valu
 DEFAULT_IN_FLIGHT = 2
 #: Default number of devices worked on at once.
 DEFAULT_MAX_DEVICES = 32
+#: Seconds between two progress reports of a running discovery.
+PROGRESS_INTERVAL = 1.0
 
 
 async def gather_limited(coros: Iterable[Awaitable], limit: int) -> list:
@@ -47,6 +52,7 @@ class Engine:
         self.runtime = runtime
         self.in_flight = in_flight
         self.max_devices = max_devices
+        self.progress_interval = PROGRESS_INTERVAL
         # What we learned per device address (RPM support, batch limit). Only touched on the loop.
         self._profiles: dict[str, DeviceProfile] = {}
 
@@ -85,11 +91,40 @@ class Engine:
         return self._errors_as_values(self.runtime.call(run, self._bound(
             2 * math.ceil(len(iams) / self.max_devices) + 2)))
 
-    def discover(self, addresses: Sequence[str], *, low_limit: int | None = None,
-                 high_limit: int | None = None, timeout: float | None = None
+    def find(self, targets: Sequence[str], *, low_limit: int | None = None, high_limit: int | None = None,
+             timeout: float | None = None, sweep_rate: float | None = None,
+             on_progress: Callable[[DiscoveryProgress], None] | None = None) -> list[IAm]:
+        """Who-Is to any mix of targets: addresses, CIDR blocks and A-B ranges to sweep, ``broadcast``
+        or ``local-broadcast`` (see :mod:`bacnet.discovery`).
+
+        A bad or oversized target raises AddressError before anything is sent; a broadcast from a
+        foreign device without an active BBMD registration raises ForeignRegistrationError.
+        Answers are collected for ``timeout`` after the last Who-Is; a sweep first takes
+        ``addresses / sweep_rate`` seconds. ``on_progress`` gets a snapshot in this thread every
+        ``progress_interval`` seconds while the discovery runs.
+        """
+        check_limits(low_limit, high_limit)
+        plan = plan_targets(targets)
+        rate = check_rate(sweep_rate or DEFAULT_SWEEP_RATE)
+        wait = timeout or self.timeout
+        progress = DiscoveryProgress(total=plan.sweep_size)
+
+        async def run(app: Application) -> list[IAm]:
+            return await discover_plan(app, plan, low_limit=low_limit, high_limit=high_limit, timeout=wait,
+                                       rate=rate, progress=progress)
+
+        # A broadcast from a foreign device may first wait `wait` for the BBMD registration; a
+        # sweep on a busy loop may fall a little behind its pace.
+        bound = wait * (2 if plan.broadcast else 1) + sweep_seconds(plan, rate) * 1.25 + 5
+        return self._call_reporting(run, bound, progress, on_progress)
+
+    def discover(self, targets: Sequence[str], *, low_limit: int | None = None,
+                 high_limit: int | None = None, timeout: float | None = None, sweep_rate: float | None = None,
+                 on_progress: Callable[[DiscoveryProgress], None] | None = None
                  ) -> tuple[list[DeviceInfo], list[tuple[IAm, BACnetError]]]:
-        """Directed Who-Is, then device properties of each device that answered."""
-        iams = self.who_is(addresses, low_limit=low_limit, high_limit=high_limit, timeout=timeout)
+        """:meth:`find`, then device properties of each device that answered."""
+        iams = self.find(targets, low_limit=low_limit, high_limit=high_limit, timeout=timeout,
+                         sweep_rate=sweep_rate, on_progress=on_progress)
         found, failed = [], []
         for iam, info in zip(iams, self.device_info(iams)):
             if isinstance(info, BACnetError):
@@ -97,6 +132,29 @@ class Engine:
             else:
                 found.append(info)
         return found, failed
+
+    def _call_reporting(self, make: Callable[[Application], Awaitable[list[IAm]]], timeout: float,
+                        progress: DiscoveryProgress,
+                        on_progress: Callable[[DiscoveryProgress], None] | None) -> list[IAm]:
+        """``runtime.call``, calling ``on_progress`` (in this thread) while the coroutine runs."""
+        if on_progress is None:
+            return self.runtime.call(make, timeout)
+        future = asyncio.run_coroutine_threadsafe(make(self.runtime.app), self.runtime.loop)
+        deadline = time.monotonic() + timeout
+        try:
+            while True:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise TimeoutError(f"BACnet discovery did not finish within {timeout:.1f} s")
+                try:
+                    return future.result(min(self.progress_interval, remaining))
+                except TimeoutError:
+                    if future.done():
+                        raise  # the coroutine's own TimeoutError, not our wait's
+                # A copy: the loop keeps counting while the callback runs.
+                on_progress(DiscoveryProgress(**progress.as_dict()))
+        finally:
+            future.cancel()  # a no-op once it finished
 
     # -- enumeration ------------------------------------------------------------------------------
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import errno
+import ipaddress
 import logging
 import random
 import socket
@@ -19,10 +20,13 @@ from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 from bacpypes3.app import Application
+from bacpypes3.basetypes import HostNPort, IPMode
 from bacpypes3.local.device import DeviceObject
 from bacpypes3.local.networkport import NetworkPortObject
 
 from bacnet.errors import BindError, RuntimeNotRunning
+from bacnet.foreign import MAX_TTL, RegistrationStatus, foreign_link
+from bacnet.links import CollectorApplication
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +40,8 @@ OWN_VENDOR_ID = 999
 OWN_MAX_APDU = 1476
 #: How long the socket may take to come up before start() gives up.
 BIND_TIMEOUT = 5.0
+#: Default time-to-live of a foreign-device registration (seconds); re-registered at half of it.
+DEFAULT_BBMD_TTL = 300
 
 
 def check_port_free(host: str, port: int) -> None:
@@ -64,11 +70,28 @@ def check_port_free(host: str, port: int) -> None:
         probe.close()
 
 
+def _check_bbmd_address(text: str) -> str:
+    host, sep, port = text.strip().partition(":")
+    try:
+        ipaddress.IPv4Address(host)
+    except ValueError:
+        raise ValueError(f"BBMD address {text!r} is not an IPv4 address[:port]") from None
+    if sep and not (port.isdigit() and 1 <= int(port) <= 65535):
+        raise ValueError(f"BBMD address {text!r}: port must be a number from 1 to 65535")
+    return text.strip()
+
+
 class BACnetRuntime:
-    """Owns the loop thread and the bacpypes3 Application bound to ``host/prefix:port``."""
+    """Owns the loop thread and the bacpypes3 Application bound to ``host/prefix:port``.
+
+    With ``bbmd_address`` (``IPv4[:port]``) the port runs as a foreign device registered with
+    that BBMD for ``bbmd_ttl`` seconds, re-registering before the TTL runs out; see
+    :attr:`registration_status`.
+    """
 
     def __init__(self, host: str, prefix: int, port: int, *, device_instance: int = 3056999,
-                 name: str = "bacnet-pipeline", request_timeout: float = 3.0) -> None:
+                 name: str = "bacnet-pipeline", request_timeout: float = 3.0,
+                 bbmd_address: str | None = None, bbmd_ttl: int = DEFAULT_BBMD_TTL) -> None:
         self.host = host
         self.prefix = prefix
         self.port = port
@@ -76,12 +99,18 @@ class BACnetRuntime:
         self.name = name
         #: Per-request timeout used by the engine's coroutines (seconds).
         self.request_timeout = request_timeout
+        #: The BBMD to register with as a foreign device, or None for a normal BACnet/IP port.
+        self.bbmd_address = _check_bbmd_address(bbmd_address) if bbmd_address else None
+        if not 1 <= bbmd_ttl <= MAX_TTL:
+            raise ValueError(f"BBMD TTL must be 1..{MAX_TTL} seconds")
+        self.bbmd_ttl = bbmd_ttl
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._app: Application | None = None
 
     def __repr__(self) -> str:
-        return f"BACnetRuntime({self.host}/{self.prefix}:{self.port})"
+        foreign = f", foreign device of BBMD {self.bbmd_address}" if self.bbmd_address else ""
+        return f"BACnetRuntime({self.host}/{self.prefix}:{self.port}{foreign})"
 
     @property
     def running(self) -> bool:
@@ -92,6 +121,13 @@ class BACnetRuntime:
         if self._app is None:
             raise RuntimeNotRunning("the BACnet runtime is not running")
         return self._app
+
+    @property
+    def registration_status(self) -> RegistrationStatus | None:
+        """The foreign-device registration (None when not a foreign device or not running)."""
+        app = self._app
+        link = foreign_link(app) if app is not None else None
+        return link.status if link is not None else None
 
     @property
     def loop(self) -> asyncio.AbstractEventLoop:
@@ -125,6 +161,8 @@ class BACnetRuntime:
             raise
         log.info("BACnet application %s bound to %s/%s:%s", self.device_instance, self.host,
                  self.prefix, self.port)
+        if self.bbmd_address:
+            log.info("registering as a foreign device with BBMD %s (TTL %d s)", self.bbmd_address, self.bbmd_ttl)
 
     async def _build(self) -> Application:
         device = DeviceObject(
@@ -138,7 +176,16 @@ class BACnetRuntime:
         )
         port = NetworkPortObject(f"{self.host}/{self.prefix}:{self.port}",
                                  objectIdentifier=("network-port", 1), objectName="NetworkPort-1")
-        app = Application.from_object_list([device, port])
+        if self.bbmd_address:
+            port.bacnetIPMode = IPMode.foreign
+            port.fdBBMDAddress = HostNPort(self.bbmd_address)
+            port.fdSubscriptionLifetime = self.bbmd_ttl
+        app = CollectorApplication.from_object_list([device, port])
+        link = foreign_link(app)
+        if link is not None:
+            # Its first registration is sent once this coroutine yields; wait for the BBMD's
+            # answer as long as for any other request.
+            link.answer_timeout = self.request_timeout
         # A short-lived process that always starts its invoke ids at 0 can be answered from a
         # device's reply cache with the previous process's answer; start somewhere random.
         app.next_invoke_id = random.randrange(256)

@@ -31,10 +31,35 @@ class InvalidKwargs(CatalogError):
     """The kwargs do not match the actor's schema. The message names the field."""
 
 
-def _check_target(text: str) -> str:
-    # Imported lazily by name only: the catalog must not import bacpypes3. The rules mirror
-    # bacnet.address.normalize_address (IPv4[:port] or network:MAC); the engine re-validates.
-    text = text.strip()
+# -- discovery targets -------------------------------------------------------------------------------
+# The catalog must not import the bacnet package (bacpypes3). These rules mirror the engine's
+# (bacnet.address.normalize_address, bacnet.sweep.parse_range, bacnet.discovery.plan_targets),
+# which re-validates everything; tests/bacnet/test_discovery.py checks that the two agree.
+
+#: Words that ask for a broadcast Who-Is (global: every network, through routers; local: this subnet).
+BROADCAST_TARGETS = frozenset({"broadcast", "global-broadcast", "local-broadcast"})
+#: Most addresses one discovery may sweep (bacnet.sweep.MAX_SWEEP_ADDRESSES).
+MAX_SWEEP_ADDRESSES = 65536
+#: Default and fastest sweep pace in Who-Is per second (bacnet.sweep).
+DEFAULT_SWEEP_RATE = 200.0
+MAX_SWEEP_RATE = 2000.0
+#: Longest sweep a discovery job may run (seconds), leaving room in its time limit for the reads.
+MAX_SWEEP_SECONDS = 480.0
+_NOT_BACNET = (ipaddress.IPv4Network("0.0.0.0/8"), ipaddress.IPv4Network("224.0.0.0/3"))
+
+
+@dataclass(frozen=True)
+class DiscoveryTargets:
+    """Discovery targets sorted by kind (see :func:`parse_discovery_targets`)."""
+
+    addresses: tuple[str, ...] = ()
+    ranges: tuple[str, ...] = ()
+    broadcast: bool = False
+    #: Number of addresses the ranges cover.
+    sweep_size: int = 0
+
+
+def _check_address(text: str) -> str:
     head, sep, tail = text.partition(":")
     try:
         if "." in head:
@@ -44,8 +69,78 @@ def _check_target(text: str) -> str:
         elif not (sep and head.isdigit() and 1 <= int(head) <= 65534 and tail):
             raise ValueError
     except ValueError:
-        raise ValueError(f"{text!r} is not a BACnet address (IPv4[:port] or network:MAC)") from None
+        raise ValueError(f"{text!r} is not a BACnet address (IPv4[:port] or network:MAC), a CIDR block, "
+                         "an A-B range or the word broadcast") from None
     return text
+
+
+def _range_size(text: str) -> int:
+    body, sep, port = text.rpartition(":")
+    if not sep:
+        body = text
+    elif not (port.isdigit() and 1 <= int(port) <= 65535):
+        raise ValueError(f"{text!r}: port must be a number from 1 to 65535")
+    try:
+        if "/" in body:
+            network = ipaddress.IPv4Network(body, strict=False)
+            first, last = network.network_address, network.broadcast_address
+            if network.prefixlen < 31:
+                first, last = first + 1, last - 1
+        else:
+            start, _, end = body.partition("-")
+            first = ipaddress.IPv4Address(start.strip())
+            end = end.strip()
+            last = ipaddress.IPv4Address(f"{str(first).rsplit('.', 1)[0]}.{end}" if end.isdigit() and int(end) <= 255
+                                         else end)
+    except ValueError:
+        raise ValueError(f"{text!r} is not an address range; use a CIDR block such as 192.0.2.0/24 or a "
+                         "range such as 192.0.2.10-192.0.2.40") from None
+    size = int(last) - int(first) + 1
+    if size < 1:
+        raise ValueError(f"{text!r}: the range ends before it starts")
+    if size > MAX_SWEEP_ADDRESSES:
+        raise ValueError(f"{text!r} has {size} addresses; a sweep may cover at most {MAX_SWEEP_ADDRESSES} (a /16)")
+    if any(first <= block.broadcast_address and last >= block.network_address for block in _NOT_BACNET):
+        raise ValueError(f"{text!r} overlaps a block where no BACnet device can be (0.0.0.0/8 or 224.0.0.0/3)")
+    return size
+
+
+def parse_discovery_targets(items: list[str]) -> DiscoveryTargets:
+    """Sort targets into addresses, ranges to sweep (CIDR or A-B) and broadcast; ValueError on a bad one.
+
+    Used for the kwargs of discover_devices, the Site form (through them) and the site's stored
+    targets in the actor.
+    """
+    addresses, ranges, broadcast, size = [], [], False, 0
+    for item in items:
+        text = item.strip()
+        if not text:
+            continue
+        if text.lower() in BROADCAST_TARGETS:
+            broadcast = True
+        elif "/" in text or "-" in text:
+            size += _range_size(text)
+            ranges.append(text)
+        else:
+            addresses.append(_check_address(text))
+    if size > MAX_SWEEP_ADDRESSES:
+        raise ValueError(f"the ranges add up to {size} addresses; one discovery may sweep at most "
+                         f"{MAX_SWEEP_ADDRESSES}: split it into several")
+    return DiscoveryTargets(tuple(addresses), tuple(ranges), broadcast, size)
+
+
+def requested_targets(targets: list[str] | None, ranges: list[str] | None, broadcast: bool) -> list[str]:
+    """The discover_devices kwargs ``targets``, ``ranges`` and ``broadcast`` as one target list."""
+    return [*(targets or ()), *(ranges or ()), *(["broadcast"] if broadcast else [])]
+
+
+def check_sweep_duration(sweep_size: int, rate: float | None) -> None:
+    """ValueError when sweeping ``sweep_size`` addresses at ``rate`` would outlast a discovery job."""
+    seconds = sweep_size / (rate or DEFAULT_SWEEP_RATE)
+    if seconds > MAX_SWEEP_SECONDS:
+        raise ValueError(f"sweeping {sweep_size} addresses at {rate or DEFAULT_SWEEP_RATE:g}/s takes "
+                         f"{seconds:.0f} s, more than the {MAX_SWEEP_SECONDS:.0f} s a discovery may spend "
+                         "sweeping: raise sweep_rate or split the ranges")
 
 
 class _Kwargs(BaseModel):
@@ -60,8 +155,16 @@ class SiteKwargs(_Kwargs):
 
 class DiscoverKwargs(_Kwargs):
     site_id: int = Field(ge=1)
-    #: Addresses to send a directed Who-Is to; None means the site's discovery targets.
+    #: What to Who-Is: addresses (directed), CIDR blocks and A-B ranges (swept), ``broadcast`` /
+    #: ``local-broadcast``. When targets, ranges and broadcast are all left out, the site's
+    #: discovery targets are used.
     targets: list[str] | None = Field(default=None, max_length=4096)
+    #: Also send a global broadcast Who-Is.
+    broadcast: bool = False
+    #: CIDR blocks and A-B ranges to sweep with a unicast Who-Is per address.
+    ranges: list[str] | None = Field(default=None, max_length=256)
+    #: Pace of a sweep in Who-Is per second (default 200).
+    sweep_rate: float | None = Field(default=None, gt=0, le=MAX_SWEEP_RATE)
     low_limit: int | None = Field(default=None, ge=0, le=MAX_INSTANCE)
     high_limit: int | None = Field(default=None, ge=0, le=MAX_INSTANCE)
     timeout: float | None = Field(default=None, gt=0, le=120)
@@ -71,7 +174,19 @@ class DiscoverKwargs(_Kwargs):
     @field_validator("targets")
     @classmethod
     def _targets(cls, value: list[str] | None) -> list[str] | None:
-        return None if value is None else [_check_target(item) for item in value]
+        if value is not None:
+            parse_discovery_targets(value)
+        return value
+
+    @field_validator("ranges")
+    @classmethod
+    def _ranges(cls, value: list[str] | None) -> list[str] | None:
+        if value is not None:
+            for item in value:
+                if not ("/" in item or "-" in item):
+                    raise ValueError(f"{item!r} is not a range: use a CIDR block or A-B")
+            parse_discovery_targets(value)
+        return value
 
     @model_validator(mode="after")
     def _limits(self) -> DiscoverKwargs:
@@ -79,6 +194,9 @@ class DiscoverKwargs(_Kwargs):
             raise ValueError("give both low_limit and high_limit, or neither")
         if self.low_limit is not None and self.high_limit is not None and self.low_limit > self.high_limit:
             raise ValueError("low_limit is above high_limit")
+        requested = requested_targets(self.targets, self.ranges, self.broadcast)
+        if requested:
+            check_sweep_duration(parse_discovery_targets(requested).sweep_size, self.sweep_rate)
         return self
 
 

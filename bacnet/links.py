@@ -1,0 +1,95 @@
+"""The collector's bacpypes3 application and the link layers it builds for its IPv4 port.
+
+Two differences from stock bacpypes3, both about broadcasts:
+
+- **Off the standard port, broadcasts also go to the standard port.** Devices and routers listen
+  on UDP 47808. A collector that has to use another port (47809 next to another BACnet program
+  on the same host, and always on loopback where bacpypes3 treats any 127.x on its own port as
+  itself) would send every broadcast — Who-Is, Who-Is-Router-To-Network — to its own port, where
+  nobody listens. :class:`MirroringLinkLayer` sends each local broadcast to both ports. (Devices
+  answer a Who-Is with a unicast I-Am to its source, so the answers find us on our port.)
+- **A foreign-device port keeps its BBMD registration alive** (:mod:`bacnet.foreign`).
+
+On the standard port in normal mode the stock link layer is used unchanged.
+"""
+
+from __future__ import annotations
+
+from bacpypes3.app import Application
+from bacpypes3.basetypes import IPMode, NetworkType, ProtocolLevel
+from bacpypes3.comm import bind
+from bacpypes3.ipv4 import IPv4DatagramServer
+from bacpypes3.ipv4.bvll import BVLLCodec
+from bacpypes3.ipv4.link import NormalLinkLayer
+from bacpypes3.ipv4.service import BIPNormal, UDPMultiplexer
+from bacpypes3.local.networkport import NetworkPortObject
+from bacpypes3.pdu import PDU, IPv4Address, LocalBroadcast
+
+from bacnet.foreign import SupervisedForeignLinkLayer
+
+#: The UDP port BACnet/IP devices and routers listen on (ASHRAE 135 Annex J, 0xBAC0).
+STANDARD_PORT = 47808
+
+
+class MirroringDatagramServer(IPv4DatagramServer):
+    """A datagram server that sends every local broadcast also to ``mirror_port``."""
+
+    def __init__(self, address: IPv4Address, mirror_port: int) -> None:
+        super().__init__(address)
+        self.mirror_port = mirror_port
+
+    async def indication(self, pdu: PDU) -> None:
+        await super().indication(pdu)
+        if isinstance(pdu.pduDestination, LocalBroadcast) and self.broadcast_address and self.local_transport:
+            self.local_transport.sendto(pdu.pduData, (self.broadcast_address[0], self.mirror_port))
+
+
+class MirroringLinkLayer(NormalLinkLayer):
+    """bacpypes3's normal BACnet/IP link layer over a :class:`MirroringDatagramServer`."""
+
+    def __init__(self, local_address: IPv4Address, mirror_port: int = STANDARD_PORT) -> None:
+        # NormalLinkLayer.__init__ would bind its own datagram server; build the same stack
+        # (BVLL service -> codec -> Annex J multiplexer -> server) around ours instead.
+        BIPNormal.__init__(self)
+        self.codec = BVLLCodec()
+        self.multiplexer = UDPMultiplexer()
+        self.server = MirroringDatagramServer(local_address, mirror_port)
+        bind(self, self.codec, self.multiplexer.annexJ)
+        bind(self.multiplexer, self.server)
+
+
+class CollectorApplication(Application):
+    """The collector's application: stock bacpypes3 except for the link layer of its IPv4 port."""
+
+    def add_object(self, obj) -> None:  # type: ignore[override]
+        if not _is_ipv4_port(obj):
+            super().add_object(obj)
+            return
+        mode = obj.bacnetIPMode
+        address = obj.address
+        if mode == IPMode.normal and address.addrPort != STANDARD_PORT:
+            make = MirroringLinkLayer
+        elif mode == IPMode.foreign:
+            make = SupervisedForeignLinkLayer
+        else:
+            super().add_object(obj)
+            return
+        # The bookkeeping of Application.add_object for a network port, with our link layer.
+        if obj.objectName in self.objectName or obj.objectIdentifier in self.objectIdentifier:
+            raise RuntimeError(f"already an object named {obj.objectName!r} or identified {obj.objectIdentifier}")
+        link_layer = make(address)
+        self.objectName[obj.objectName] = obj
+        self.objectIdentifier[obj.objectIdentifier] = obj
+        obj._app = self
+        self.link_layers[obj.objectIdentifier] = link_layer
+        if obj.networkNumber == 0:
+            self.nsap.bind(link_layer, address=address)
+        else:
+            self.nsap.bind(link_layer, net=obj.networkNumber, address=address)
+        if mode == IPMode.foreign:
+            link_layer.register(obj.fdBBMDAddress.address, int(obj.fdSubscriptionLifetime))
+
+
+def _is_ipv4_port(obj: object) -> bool:
+    return (isinstance(obj, NetworkPortObject) and obj.protocolLevel == ProtocolLevel.bacnetApplication
+            and obj.networkType == NetworkType.ipv4)
