@@ -1,4 +1,9 @@
-"""``/healthz``: is this installation able to do its job? JSON, open, no secrets."""
+"""``/healthz``: is this installation able to do its job? JSON, open, no secrets.
+
+HTTP 503 only when the web process itself cannot work (no database): that is what a container
+health check should restart for. A missing broker or scheduler is reported as ``degraded`` with
+200, because restarting the web would not fix them.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,7 @@ from flask import Blueprint, Flask, current_app, jsonify
 
 from app.database import check_database
 from app.extensions import db
+from app.models import scheduler_status
 from app.settings import Settings
 
 bp = Blueprint("health", __name__)
@@ -24,6 +30,15 @@ def _check_broker(settings: Settings) -> dict:
         return {"ok": False, "detail": f"redis unreachable: {type(error).__name__}"}
 
 
+def _check_scheduler() -> dict:
+    status = scheduler_status()
+    if not status["alive"]:
+        return {"ok": False, "detail": "no scheduler is running (start 'bacnet-pipeline scheduler')"}
+    leader = status["leader"]
+    return {"ok": True, "detail": f"leader {leader['host']} pid {leader['pid']}, {status['standby']} standby",
+            "last_tick": leader["last_tick"]}
+
+
 @bp.route("/healthz")
 def healthz():
     settings: Settings = current_app.config["SETTINGS"]
@@ -32,8 +47,10 @@ def healthz():
         "database": {"ok": problem is None, "detail": "reachable" if problem is None else "unreachable"},
         "broker": _check_broker(settings),
     }
+    if problem is None:
+        checks["scheduler"] = _check_scheduler()
     ok = all(check["ok"] for check in checks.values())
-    return jsonify({"status": "ok" if ok else "degraded", "checks": checks}), 200 if ok else 503
+    return jsonify({"status": "ok" if ok else "degraded", "checks": checks}), 200 if problem is None else 503
 
 
 def init_app(app: Flask) -> None:

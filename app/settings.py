@@ -97,12 +97,20 @@ class Settings(BaseSettings):
     GATEWAY_URL: str = "http://127.0.0.1:5001"
     #: Shared HMAC secret between the web/scheduler and the gateway (>= 32 characters).
     GATEWAY_SECRET: str = ""
+    #: The gateway's own queue: empty means in-process (jobs waiting at a crash are marked lost);
+    #: a redis:// URL keeps them across gateway restarts.
+    GATEWAY_BROKER_URL: str = ""
     #: The worker's BACnet/IP bind address, e.g. 192.168.1.10/24 or 127.0.0.1/8:47809. Never guessed.
     BACNET_ADDRESS: str = ""
     #: Device instance of our own BACnet application (must be unique on the site's network).
     BACNET_DEVICE_INSTANCE: int = Field(default=3056999, ge=0, le=4194302)
     #: Seconds to wait for one BACnet request before the device counts as not answering.
     BACNET_REQUEST_TIMEOUT: float = Field(default=3.0, gt=0, le=60)
+    #: Requests in flight to one device at a time. Real controllers and MS/TP routers drop or
+    #: abort requests beyond 1-2; raise it only for sites of capable BACnet/IP controllers.
+    BACNET_MAX_IN_FLIGHT: int = Field(default=2, ge=1, le=16)
+    #: Devices one job talks to at once (each with up to BACNET_MAX_IN_FLIGHT requests).
+    BACNET_MAX_CONCURRENT_DEVICES: int = Field(default=32, ge=1, le=1024)
     #: BBMD to register with as a foreign device, as IPv4[:port] (port 47808 when left out), for a
     #: worker on another IP subnet than the devices. Empty means a normal BACnet/IP port.
     BACNET_BBMD_ADDRESS: str = ""
@@ -112,6 +120,8 @@ class Settings(BaseSettings):
     SECRET_KEY: str = ""
     #: Threads of the (single) worker process.
     WORKER_THREADS: int = Field(default=4, ge=1, le=64)
+    #: Longest pause (ms) of an idle worker between polls of its queue: the pick-up latency bound.
+    WORKER_IDLE_POLL_MS: int = Field(default=50, ge=5, le=5000)
     #: Folder for the SQLite database, the generated secret key and the scheduler lock.
     #: Empty means Flask's instance folder (``instance/`` next to the source tree).
     INSTANCE_DIR: str = ""
@@ -140,7 +150,7 @@ class Settings(BaseSettings):
                 raise ValueError("port must be a number from 1 to 65535")
         return value
 
-    @field_validator("BROKER_URL")
+    @field_validator("BROKER_URL", "GATEWAY_BROKER_URL")
     @classmethod
     def _check_broker_url(cls, value: str) -> str:
         if value and not value.startswith(("redis://", "rediss://", "unix://")):
@@ -182,6 +192,13 @@ class Settings(BaseSettings):
                 "e.g. 192.168.1.10/24"
             )
         return parse_bind_address(self.BACNET_ADDRESS)
+
+    def require_gateway_secret(self) -> str:
+        """The shared secret, or a ConfigError: the http transport and the gateway cannot work without."""
+        if not self.GATEWAY_SECRET:
+            raise ConfigError(f"GATEWAY_SECRET is not set: the gateway and the http transport share a secret "
+                              f"of at least {MIN_GATEWAY_SECRET_LENGTH} characters")
+        return self.GATEWAY_SECRET
 
     def resolved_transport(self) -> TransportKind:
         """The global transport after applying `auto` (the rule of the original design)."""

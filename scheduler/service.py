@@ -1,108 +1,200 @@
-"""The scheduler: APScheduler plus a reconcile loop over the schedule table.
+"""The scheduler service: leader election, APScheduler jobs reconciled from the schedule table,
+catch-up of missed slots, the reaper and the heartbeat.
 
-The table is the source of truth. A reconcile loop (a plain thread, never an APScheduler job:
-``shutdown(wait=True)`` deadlocks on a job that calls the scheduler API) adds, replaces and
-removes jobs by deterministic id. Jobs only enqueue; the work happens in the worker.
+The table is the source of truth. The control loop is a plain thread, never an APScheduler job
+(``shutdown(wait=True)`` deadlocks on a job that calls the scheduler API). Jobs only enqueue;
+the work happens in the worker.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import threading
-from datetime import timezone
+import time
+import uuid
+from datetime import timedelta, timezone
+from pathlib import Path
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from flask import Flask
 
 from app.extensions import db
-from app.models import Schedule, utcnow
-from app.transport import CatalogError, EnqueueError, enqueue
+from app.models import Schedule, SchedulerHeartbeat, utcnow
+from scheduler.leader import Elector, make_elector
+from scheduler.reaper import reap
+from scheduler.slots import EPOCH
+from scheduler.ticks import tick
 from scheduler.triggers import ScheduleError, job_id, signature, trigger_for
 
 log = logging.getLogger(__name__)
 
-#: Seconds between two reads of the schedule table (admin edits apply within this).
-RECONCILE_INTERVAL = 5.0
+#: Seconds between two rounds of the control loop: election, reconcile, heartbeat. Admin edits
+#: apply within this; a standby takes over within about this after the leader dies.
+RECONCILE_INTERVAL = 2.0
+#: Seconds between two runs of the reaper (leader only).
+REAP_INTERVAL = 30.0
+#: Heartbeat rows older than this are deleted (dead processes' rows).
+HEARTBEAT_RETENTION = timedelta(days=1)
 
 
 class SchedulerService:
-    def __init__(self, app: Flask, *, reconcile_interval: float = RECONCILE_INTERVAL) -> None:
+    """One scheduler process (or the all-in-one thread): leads or stands by."""
+
+    def __init__(self, app: Flask, *, reconcile_interval: float = RECONCILE_INTERVAL,
+                 elector: Elector | None = None) -> None:
         self.app = app
         self.reconcile_interval = reconcile_interval
-        self.scheduler = BackgroundScheduler(timezone=timezone.utc, job_defaults={
-            "coalesce": True, "max_instances": 1})
+        with app.app_context():
+            self.elector = elector or make_elector(db.engine, Path(app.config["INSTANCE_DIR"]))
+        self.instance = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        self.scheduler: BackgroundScheduler | None = None
         self._signatures: dict[str, tuple] = {}
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._last_reap = 0.0
+
+    @property
+    def leading(self) -> bool:
+        return self.scheduler is not None
+
+    # -- control loop -----------------------------------------------------------------------------
 
     def start(self) -> None:
-        self.scheduler.start()
-        self.reconcile()
-        self._thread = threading.Thread(target=self._loop, name="scheduler-reconcile", daemon=True)
+        self._round()
+        self._thread = threading.Thread(target=self._loop, name="scheduler-control", daemon=True)
         self._thread.start()
-        log.info("scheduler started")
+        log.info("scheduler %s started (%s)", self.instance, "leader" if self.leading else "standby")
 
     def _loop(self) -> None:
         while not self._stop.wait(self.reconcile_interval):
             try:
-                self.reconcile()
-            except Exception:  # a database hiccup must not end the loop; next round retries
-                log.exception("reconcile failed")
+                self._round()
+            except Exception:  # a database hiccup must not end the loop; the next round retries
+                log.exception("scheduler round failed")
+
+    def _round(self) -> None:
+        if self.leading and not self.elector.still_held():
+            self._step_down()
+        if not self.leading and self.elector.try_acquire():
+            self._take_over()
+        if self.leading:
+            self.reconcile()
+            if time.monotonic() - self._last_reap >= REAP_INTERVAL:
+                self._last_reap = time.monotonic()
+                with self.app.app_context():
+                    lost = reap()
+                if lost:
+                    log.warning("reaper marked %d job(s) lost", lost)
+        self._heartbeat()
+
+    def _take_over(self) -> None:
+        log.info("scheduler %s is now the leader (%s)", self.instance, self.elector.kind)
+        self._signatures.clear()
+        self.scheduler = BackgroundScheduler(timezone=timezone.utc,
+                                             job_defaults={"coalesce": True, "max_instances": 1})
+        self.scheduler.start()
+
+    def _step_down(self) -> None:
+        log.warning("scheduler %s lost the leadership; standing by", self.instance)
+        scheduler, self.scheduler = self.scheduler, None
+        if scheduler is not None:
+            scheduler.shutdown(wait=False)
+        self._signatures.clear()
+
+    def _heartbeat(self) -> None:
+        with self.app.app_context():
+            row = db.session.get(SchedulerHeartbeat, self.instance)
+            if row is None:
+                row = SchedulerHeartbeat(instance=self.instance, host=socket.gethostname(), pid=os.getpid(),
+                                         lock=self.elector.kind, role="standby")
+                db.session.add(row)
+            row.role = "leader" if self.leading else "standby"
+            row.heartbeat_at = utcnow()
+            db.session.execute(db.delete(SchedulerHeartbeat).where(
+                SchedulerHeartbeat.heartbeat_at < utcnow() - HEARTBEAT_RETENTION))
+            db.session.commit()
+
+    # -- reconcile --------------------------------------------------------------------------------
 
     def reconcile(self) -> None:
-        """Make the scheduler's jobs match the enabled schedules."""
+        """Make the scheduler's jobs match the enabled schedules; catch up on due slots."""
+        scheduler = self.scheduler
+        if scheduler is None:
+            return
         with self.app.app_context():
             schedules = db.session.execute(db.select(Schedule).where(Schedule.enabled.is_(True))).scalars().all()
             wanted = {}
             for schedule in schedules:
                 try:
-                    wanted[job_id(schedule.id)] = (schedule, trigger_for(schedule))
+                    trigger = trigger_for(schedule)
                 except ScheduleError as error:
                     log.warning("schedule %s ignored: %s", schedule.id, error)
+                    continue
+                if schedule.interval_seconds:
+                    # Fire on the epoch-anchored grid, so fire times are exactly the slots.
+                    trigger.start_date = EPOCH
+                wanted[job_id(schedule.id)] = (schedule, trigger)
             for jid in set(self._signatures) - set(wanted):
-                self.scheduler.remove_job(jid)
+                scheduler.remove_job(jid)
                 del self._signatures[jid]
                 log.info("removed job %s", jid)
+            catch_up = []
             for jid, (schedule, trigger) in wanted.items():
                 sig = signature(schedule)
                 if self._signatures.get(jid) == sig:
                     continue
-                # A late run still counts while it is within one interval; older ones coalesce.
                 grace = schedule.interval_seconds or 60
-                self.scheduler.add_job(self._tick, trigger, args=[schedule.id], id=jid, replace_existing=True,
-                                       misfire_grace_time=grace, coalesce=True, max_instances=1)
+                scheduler.add_job(self._tick, trigger, args=[schedule.id], id=jid, replace_existing=True,
+                                  misfire_grace_time=grace, coalesce=True, max_instances=1)
                 self._signatures[jid] = sig
-                job = self.scheduler.get_job(jid)
-                schedule.next_run_at = job.next_run_time if job else None
+                catch_up.append(schedule.id)
                 log.info("scheduled %s (%s)", jid, trigger)
+            self._update_next_runs(schedules)
             db.session.commit()
+        # A slot that fell due while no scheduler led runs now (late by less than its period);
+        # a schedule seen for the first time starts at its next slot.
+        for schedule_id in catch_up:
+            self._tick(schedule_id, catching_up=True)
 
-    def _tick(self, schedule_id: int) -> None:
-        with self.app.app_context():
-            schedule = db.session.get(Schedule, schedule_id)
-            if schedule is None or not schedule.enabled:
-                return
-            kwargs: dict = {"site_id": schedule.site_id}
-            if schedule.device_ids and schedule.kind != "discover":
-                kwargs["device_ids"] = list(schedule.device_ids)
-            if schedule.kind == "discover":
-                kwargs["refresh_points"] = True
-            try:
-                enqueue(schedule.actor, kwargs, triggered_by="schedule", detail=str(schedule),
-                        schedule_id=schedule.id)
-            except (CatalogError, EnqueueError) as error:
-                log.warning("schedule %s could not enqueue: %s", schedule_id, error)
-            schedule.last_run_at = utcnow()
-            job = self.scheduler.get_job(job_id(schedule_id))
+    def _update_next_runs(self, schedules: list[Schedule]) -> None:
+        for schedule in schedules:
+            job = self.scheduler.get_job(job_id(schedule.id)) if self.scheduler else None
             schedule.next_run_at = job.next_run_time if job else None
-            db.session.commit()
+
+    def _tick(self, schedule_id: int, catching_up: bool = False) -> None:
+        if not self.leading:
+            return
+        with self.app.app_context():
+            try:
+                outcome = tick(schedule_id, baseline_only=catching_up)
+            except Exception:
+                log.exception("schedule %s: tick failed", schedule_id)
+                db.session.rollback()
+                return
+            schedule = db.session.get(Schedule, schedule_id)
+            job = self.scheduler.get_job(job_id(schedule_id)) if self.scheduler else None
+            if schedule is not None and job is not None:
+                schedule.next_run_at = job.next_run_time
+                db.session.commit()
+        log.debug("schedule %s: %s", schedule_id, outcome)
 
     def stop(self) -> None:
-        """Stop reconciling and scheduling; safe to call when never started."""
+        """Stop scheduling and give up leadership; safe to call when never started."""
         self._stop.set()
         if self._thread is not None:
-            self._thread.join(self.reconcile_interval + 5)
+            self._thread.join(self.reconcile_interval + 10)
             self._thread = None
-        if self.scheduler.running:
-            self.scheduler.shutdown(wait=True)
+        scheduler, self.scheduler = self.scheduler, None
+        if scheduler is not None:
+            scheduler.shutdown(wait=True)
+        self.elector.release()
+        try:
+            with self.app.app_context():
+                db.session.execute(db.delete(SchedulerHeartbeat).where(
+                    SchedulerHeartbeat.instance == self.instance))
+                db.session.commit()
+        except Exception:  # the database may be the reason we stop
+            log.warning("could not remove the heartbeat row of %s", self.instance)
         log.info("scheduler stopped")

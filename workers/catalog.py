@@ -200,6 +200,11 @@ class DiscoverKwargs(_Kwargs):
         return self
 
 
+class PingKwargs(_Kwargs):
+    #: Route the ping like this site's jobs (its transport and queue); None: the global transport.
+    site_id: int | None = Field(default=None, ge=1)
+
+
 class WriteKwargs(_Kwargs):
     site_id: int = Field(ge=1)
     point_id: int = Field(ge=1)
@@ -243,6 +248,9 @@ CATALOG: dict[str, ActorSpec] = {
         ActorSpec("collect_readings", SiteKwargs,
                   "Read present values of the polled points and store the readings.",
                   time_limit_ms=5 * 60 * 1000),
+        ActorSpec("ping", PingKwargs,
+                  "Do nothing and answer: shows a worker is alive and how fast jobs are picked up.",
+                  time_limit_ms=10 * 1000),
         # Never retried: repeating a command an operator gave once is not ours to decide.
         ActorSpec("write_point", WriteKwargs,
                   "Command a point's present value at a priority, or relinquish it (audited).",

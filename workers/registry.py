@@ -9,6 +9,7 @@ import dramatiq
 from dramatiq.middleware import Retries
 
 from workers.actors import IMPLEMENTATIONS
+from workers.actors.common import JobError
 from workers.catalog import CATALOG
 from workers.context import WorkerContext
 from workers.middleware import JobRunMiddleware, report_summary
@@ -35,6 +36,8 @@ def register_actors(broker: dramatiq.Broker, context: WorkerContext) -> None:
         dramatiq.Actor(
             _bind(name, IMPLEMENTATIONS[name], context),
             broker=broker, actor_name=name, queue_name=spec.queue, priority=0,
+            # A JobError means the request itself cannot work (no such site, no targets):
+            # retrying would fail the same way, so it fails at once.
             options={"max_retries": spec.max_retries, "time_limit": spec.time_limit_ms,
-                     "min_backoff": 5000, "max_backoff": 60000},
+                     "min_backoff": 5000, "max_backoff": 60000, "throws": (JobError,)},
         )

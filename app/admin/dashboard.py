@@ -9,7 +9,7 @@ from sqlalchemy import func
 
 from app.admin.access import LoginRequired
 from app.extensions import db
-from app.models import Device, JobRun, Point, Reading, Site, utcnow
+from app.models import Device, JobRun, Point, Reading, Site, scheduler_status, utcnow
 
 
 def dashboard_data() -> dict:
@@ -24,6 +24,7 @@ def dashboard_data() -> dict:
     for (site_name,) in db.session.execute(db.select(Site.name)).all():
         sites.setdefault(site_name, {"online": 0, "offline": 0, "unknown": 0})
     return {
+        "scheduler": scheduler_status(),
         "sites": sites,
         "points_polled": db.session.scalar(db.select(func.count(Point.id)).where(Point.polling_enabled.is_(True))),
         "readings_last_hour": db.session.scalar(

@@ -38,8 +38,10 @@ class SiteView(SecureModelView):
     form_columns = ("name", "description", "discovery_targets", "poll_new_points", "transport", "queue_name",
                     "gateway_url", "writes_allowed")
     form_choices = {"transport": [(kind, kind or "(global default)") for kind in SITE_TRANSPORTS]}
-    form_args = {"discovery_targets": {"validators": [_check_targets],
-                                       "description": "Device addresses for a directed Who-Is, one per line."}}
+    form_args = {"discovery_targets": {
+        "validators": [_check_targets],
+        "description": "One per line: a device address (192.0.2.20, 192.0.2.20:47809, 2001:12), a CIDR or "
+                       "A-B range to sweep, or the word broadcast."}}
 
     @action("discover", "Discover now", "Send Who-Is to the selected sites' targets now?")
     def action_discover(self, ids: list[str]) -> None:

@@ -14,7 +14,7 @@ from flask_migrate.cli import db as db_commands
 
 from app.cli.bacnet_cmd import bacnet_group
 from app.cli.errors import CommandFailed, StartupError
-from app.cli.serve import all_in_one, scheduler_command, web, worker
+from app.cli.serve import all_in_one, gateway, scheduler_command, web, worker
 from app.cli.simulate import simulate
 from app.cli.users import create_user
 from app.settings import ConfigError
@@ -36,7 +36,7 @@ def cli(ctx: click.Context) -> None:
     ctx.obj = ScriptInfo(create_app=_create_app, set_debug_flag=False, load_dotenv_defaults=False)
 
 
-for command in (web, worker, scheduler_command, all_in_one, simulate, create_user, db_commands, bacnet_group):
+for command in (web, worker, scheduler_command, gateway, all_in_one, simulate, create_user, db_commands, bacnet_group):
     cli.add_command(command)
 
 

@@ -100,20 +100,39 @@ def bacnet_group() -> None:
 @bacnet_group.command("scan")
 @_bind_option
 @click.option("--target", "targets", multiple=True, help="Send a directed Who-Is to this address (repeatable).")
+@click.option("--range", "ranges", multiple=True,
+              help="Sweep a CIDR (192.0.2.0/24) or an A-B range with unicast Who-Is (repeatable).")
+@click.option("--broadcast", is_flag=True, help="Send a global broadcast Who-Is on --bind's network.")
+@click.option("--rate", type=click.FloatRange(1, 2000), default=None, help="Who-Is per second of a sweep (200).")
 @click.option("--low", type=click.IntRange(0, 4194303), help="Lowest device instance to accept.")
 @click.option("--high", type=click.IntRange(0, 4194303), help="Highest device instance to accept.")
 @_timeout_option
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON array.")
-def scan(bind: str, targets: tuple[str, ...], low: int | None, high: int | None, timeout: float,
-         as_json: bool) -> None:
+def scan(bind: str, targets: tuple[str, ...], ranges: tuple[str, ...], broadcast: bool, rate: float | None,
+         low: int | None, high: int | None, timeout: float, as_json: bool) -> None:
     """Find devices and print what they are."""
-    if not targets:
-        raise click.UsageError("give at least one --target")
+    from bacnet.errors import AddressError
+    from bacnet.discovery import plan_targets
+
+    if not (targets or ranges or broadcast):
+        raise click.UsageError("give --target, --range or --broadcast")
     if (low is None) != (high is None):
         raise click.UsageError("give both --low and --high, or neither")
-    addresses = [_device_address(target) for target in targets]
+    everything = [_device_address(target) for target in targets] + list(ranges) + (["broadcast"] if broadcast else [])
+    try:
+        plan_targets(everything)
+    except AddressError as error:
+        raise click.BadParameter(str(error), param_hint="--range") from None
+
+    def report(progress) -> None:
+        if progress.total and not as_json:
+            click.echo(f"\rswept {progress.sent}/{progress.total}, found {progress.found}", nl=False, err=True)
+
     with _engine(bind, timeout) as engine:
-        found, failed = engine.discover(addresses, low_limit=low, high_limit=high, timeout=timeout)
+        found, failed = engine.discover(everything, low_limit=low, high_limit=high, timeout=timeout,
+                                        sweep_rate=rate, on_progress=report)
+    if ranges and not as_json:
+        click.echo("", err=True)
     rows = [{"device_instance": info.device_instance, "address": info.address, "name": info.name,
              "vendor_id": info.vendor_id, "vendor_name": info.vendor_name, "model_name": info.model_name,
              "max_apdu": info.max_apdu, "segmentation": info.segmentation} for info in found]

@@ -52,7 +52,8 @@ def worker(info: ScriptInfo, threads: int | None, queues: tuple[str, ...]) -> No
     broker = make_broker(settings.BROKER_URL, namespace=settings.BROKER_NAMESPACE, queues=queues)
     service = WorkerService(app, broker, bind, threads=threads or settings.WORKER_THREADS,
                             device_instance=settings.BACNET_DEVICE_INSTANCE,
-                            request_timeout=settings.BACNET_REQUEST_TIMEOUT, queues=set(queues) or None)
+                            request_timeout=settings.BACNET_REQUEST_TIMEOUT, queues=set(queues) or None,
+                            idle_poll_ms=settings.WORKER_IDLE_POLL_MS)
     service.start()
     try:
         wait_for_stop()
@@ -72,6 +73,30 @@ def scheduler_command(info: ScriptInfo) -> None:
     service.start()
     try:
         wait_for_stop()
+    finally:
+        service.stop()
+
+
+@click.command("gateway")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on (the Docker host address or 0.0.0.0 to reach it from containers).")
+@click.option("--port", default=5001, show_default=True, type=click.IntRange(1, 65535))
+@pass_script_info
+def gateway(info: ScriptInfo, host: str, port: int) -> None:
+    """Run the native worker: signed HTTP enqueue endpoint + worker + BACnet engine, one process."""
+    from workers.gateway.service import GatewayService
+
+    app, settings = _load(info)
+    settings.require_gateway_secret()
+    settings.require_bind_address()
+    require_database(app)
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        click.echo(f"warning: the gateway listens on {host}, reachable from other hosts: allow only the "
+                   "Docker subnet in the firewall", err=True)
+    service = GatewayService(app, settings, port=port)
+    service.start()
+    try:
+        serve_until_stopped(service.http, host, port, threads=8)
     finally:
         service.stop()
 

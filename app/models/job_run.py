@@ -42,6 +42,10 @@ class JobRun(db.Model):
     #: Counts reported by the actor, e.g. {"devices": 3, "points_read": 60, "errors": 0}.
     summary: Mapped[dict | None] = mapped_column(JSON, nullable=True)
     error: Mapped[str] = mapped_column(Text, default="")
+    #: Set by a gateway when it accepts the message: when, and which gateway run ("host:port/boot").
+    #: A gateway that restarts marks what its previous run accepted but never ran as lost.
+    accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    accepted_by: Mapped[str | None] = mapped_column(String(120), nullable=True, index=True)
 
     site = relationship("Site")
     schedule = relationship("Schedule")

@@ -33,6 +33,8 @@ class Schedule(db.Model):
     jitter_seconds: Mapped[int] = mapped_column(Integer, default=0)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     last_run_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    #: The last slot the scheduler handled (ran or skipped): the mark missed slots are counted from.
+    last_slot_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     next_run_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
     site = relationship("Site")

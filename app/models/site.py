@@ -23,7 +23,8 @@ class Site(db.Model):
     transport: Mapped[str] = mapped_column(String(10), default="")
     queue_name: Mapped[str] = mapped_column(String(80), default="")
     gateway_url: Mapped[str] = mapped_column(String(255), default="")
-    #: Discovery targets, one per line or comma separated: addresses (directed Who-Is).
+    #: Discovery targets, one per line or comma separated: addresses (directed Who-Is), CIDR blocks
+    #: and A-B ranges (unicast sweep), or `broadcast` / `local-broadcast`.
     discovery_targets: Mapped[str] = mapped_column(Text, default="")
     writes_allowed: Mapped[bool] = mapped_column(Boolean, default=False)
     #: Priorities writes may use on this site (BACnet 1 = highest .. 16 = lowest).

@@ -15,11 +15,13 @@ from typing import Any
 
 import dramatiq
 from flask import current_app
+from sqlalchemy.exc import IntegrityError
 
 from app.extensions import db
 from app.models import TRIGGERS, JobRun, Site, utcnow
 from app.settings import Settings
 from app.transport.base import EnqueueError, Transport
+from app.transport.http import HttpTransport
 from app.transport.local import LocalTransport
 from app.transport.redis import RedisTransport
 from workers.catalog import CatalogError, get_spec, validate_kwargs
@@ -37,13 +39,16 @@ def resolve_kind(site: Site | None, settings: Settings) -> str:
     return (site.transport if site is not None else "") or settings.resolved_transport()
 
 
-def transport_for(kind: str, settings: Settings) -> Transport:
+def transport_for(kind: str, settings: Settings, site: Site | None = None) -> Transport:
     """The transport object of ``kind``; EnqueueError if it cannot be used in this process."""
     if kind == "local":
         return LocalTransport(current_app.extensions.get(LOCAL_BROKER_KEY))
     if kind == "redis":
         return RedisTransport(settings.BROKER_URL, settings.BROKER_NAMESPACE)
-    raise EnqueueError(f"transport {kind!r} is not available in this version (use local or redis)")
+    if kind == "http":
+        url = (site.gateway_url if site is not None else "") or settings.GATEWAY_URL
+        return HttpTransport(url, settings.GATEWAY_SECRET)
+    raise EnqueueError(f"unknown transport {kind!r} (local, redis or http)")
 
 
 def enqueue(actor: str, kwargs: dict[str, Any], *, triggered_by: str, detail: str = "",
@@ -75,12 +80,18 @@ def enqueue(actor: str, kwargs: dict[str, Any], *, triggered_by: str, detail: st
                  schedule_id=schedule_id, transport=kind, queue=queue, triggered_by=triggered_by,
                  triggered_by_detail=detail[:120], status="queued", enqueued_at=utcnow())
     db.session.add(run)
-    db.session.commit()
+    try:
+        db.session.commit()
+    except IntegrityError:
+        # Another process recorded this message id a moment ago (two schedulers overlapping on a
+        # takeover, a retried request): that job is the one; nothing is sent twice.
+        db.session.rollback()
+        return db.session.execute(db.select(JobRun).where(JobRun.message_id == message_id)).scalar_one()
 
     message = dramatiq.Message(queue_name=queue, actor_name=actor, args=(), kwargs=kwargs, options={},
                                message_id=message_id, message_timestamp=int(time.time() * 1000))
     try:
-        transport_for(kind, settings).send(message)
+        transport_for(kind, settings, site).send(message, job_id=run.id)
     except EnqueueError as error:
         run.status = "failed"
         run.error = str(error)

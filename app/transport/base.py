@@ -20,5 +20,7 @@ class Transport(Protocol):
     #: "local", "redis" or "http", as recorded on job_run.transport.
     kind: str
 
-    def send(self, message: dramatiq.Message) -> None:
-        """Hand the message over; raise EnqueueError with a readable reason on failure."""
+    def send(self, message: dramatiq.Message, *, job_id: int | None = None) -> None:
+        """Hand the message over; raise EnqueueError with a readable reason on failure.
+
+        ``job_id`` is the job_run row of the message (the http gateway reports it back)."""

@@ -13,7 +13,7 @@ class LocalTransport:
     def __init__(self, broker: dramatiq.Broker | None) -> None:
         self.broker = broker
 
-    def send(self, message: dramatiq.Message) -> None:
+    def send(self, message: dramatiq.Message, *, job_id: int | None = None) -> None:
         if self.broker is None:
             raise EnqueueError(
                 "no worker runs in this process (local transport): set BROKER_URL to use Redis, "

@@ -40,7 +40,7 @@ class RedisTransport:
                 broker = self._brokers[key] = make_broker(self.url, namespace=self.namespace)
             return broker
 
-    def send(self, message: dramatiq.Message) -> None:
+    def send(self, message: dramatiq.Message, *, job_id: int | None = None) -> None:
         try:
             self._broker().enqueue(message)
         except Exception as error:  # redis-py raises several unrelated classes for an outage

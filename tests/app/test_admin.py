@@ -5,7 +5,7 @@ import re
 import pytest
 
 from app.extensions import db
-from app.models import Device, JobRun, Point, Reading, Schedule, Site, utcnow
+from app.models import Device, JobRun, Point, Reading, Schedule, SchedulerHeartbeat, Site, utcnow
 from tests.conftest import add_user, build_app
 
 PAGES = ["/admin/", "/admin/site/", "/admin/device/", "/admin/point/", "/admin/schedule/", "/admin/jobrun/",
@@ -141,20 +141,29 @@ def test_session_cookie_flags(app, client):
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
 
 
-def test_healthz(client):
+def test_healthz(app, client):
+    with app.app_context():
+        db.session.add(SchedulerHeartbeat(instance="h:1:a", host="h", pid=1, role="leader", lock="file lock"))
+        db.session.commit()
     response = client.get("/healthz")
     assert response.status_code == 200
-    assert response.get_json() == {"status": "ok", "checks": {
-        "database": {"ok": True, "detail": "reachable"},
-        "broker": {"ok": True, "detail": "in-process broker"}}}
+    body = response.get_json()
+    assert body["status"] == "ok"
+    assert body["checks"]["database"] == {"ok": True, "detail": "reachable"}
+    assert body["checks"]["broker"] == {"ok": True, "detail": "in-process broker"}
+    assert body["checks"]["scheduler"]["ok"] and body["checks"]["scheduler"]["detail"] == "leader h pid 1, 0 standby"
 
 
-def test_healthz_degraded_when_the_broker_is_down(tmp_path):
+def test_healthz_degraded_without_scheduler_or_broker(tmp_path):
     app = build_app(tmp_path, BROKER_URL="redis://127.0.0.1:1/0")
     response = app.test_client().get("/healthz")
-    assert response.status_code == 503
+    # The web itself works: 200, but the report says what is missing.
+    assert response.status_code == 200
     body = response.get_json()
-    assert body["status"] == "degraded" and body["checks"]["broker"]["ok"] is False
+    assert body["status"] == "degraded"
+    assert body["checks"]["broker"]["ok"] is False
+    assert body["checks"]["scheduler"] == {"ok": False,
+                                           "detail": "no scheduler is running (start 'bacnet-pipeline scheduler')"}
 
 
 def test_schedule_form_rejects_bad_cron(app, admin_client):
@@ -173,3 +182,11 @@ def test_schedule_form_rejects_bad_cron(app, admin_client):
                                                                "interval_seconds": "", "cron": "*/15 * * * *",
                                                                "jitter_seconds": "0"})
     assert response.status_code == 302
+
+
+def test_dashboard_says_whether_a_scheduler_runs(app, admin_client):
+    assert "No scheduler is running" in admin_client.get("/admin/").get_data(as_text=True)
+    with app.app_context():
+        db.session.add(SchedulerHeartbeat(instance="h:9:a", host="ops-box", pid=9, role="leader", lock="file lock"))
+        db.session.commit()
+    assert "leader ops-box (pid 9)" in admin_client.get("/admin/").get_data(as_text=True)

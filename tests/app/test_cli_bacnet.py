@@ -94,3 +94,18 @@ def test_port_clash(tmp_path, simulator):
     assert result.returncode == 3
     assert one_line(result) == (f"bacnet-pipeline: cannot start BACnet: port 47808 on {simulator.addresses[0]} "
                                 "is already in use by another BACnet application")
+
+
+def test_scan_a_range_and_a_broadcast(tmp_path, simulator, bind, loopback_block):
+    env = base_env(tmp_path)
+    swept = run(["bacnet", "scan", "--bind", bind, "--range", f"127.0.{loopback_block}.8-127.0.{loopback_block}.13",
+                 "--json", "--timeout", "1"], env)
+    assert swept.returncode == 0, swept.stderr
+    assert [d["device_instance"] for d in json.loads(swept.stdout)] == [2001, 2002, 2003]
+    # A broadcast reaches every simulator on loopback, other tests' too: limit to our instances.
+    heard = run(["bacnet", "scan", "--bind", bind, "--broadcast", "--low", "2001", "--high", "2003", "--json",
+                 "--timeout", "1"], env)
+    assert heard.returncode == 0, heard.stderr
+    assert {d["device_instance"] for d in json.loads(heard.stdout)} >= {2001, 2002, 2003}
+    absurd = run(["bacnet", "scan", "--bind", bind, "--range", "127.0.0.0/8"], env)
+    assert absurd.returncode == 2 and "65536" in absurd.stderr

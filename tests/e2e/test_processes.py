@@ -5,31 +5,16 @@ from __future__ import annotations
 
 import re
 import signal
-import uuid
 
 import pytest
 import requests
 from sqlalchemy import create_engine, text
 
-from tests.conftest import PG_ADMIN_URL, REDIS_URL, require_service
+from tests.conftest import REDIS_URL, require_service
 from tests.helpers import wait_until
 from tests.processes import Process, base_env, free_port, run
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture
-def fresh_pg_database():
-    require_service("PostgreSQL", "127.0.0.1", 5432)
-    name = f"bp_e2e_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    yield url
-    with admin.connect() as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
 
 
 class AdminSession:

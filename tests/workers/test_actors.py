@@ -105,8 +105,8 @@ def test_a_job_that_cannot_run_is_failed_with_its_reason(app, simulator, local_w
         site_id = site.id
     job = run(app, "discover_devices", {"site_id": site_id})
     assert job.status == "failed"
-    # max_retries=1 for discovery: the first failure is retried, the second is final.
-    assert job.attempts == 2
+    # A job that cannot work as asked is not retried (discovery retries other failures once).
+    assert job.attempts == 1
     assert job.error == "JobError: site 'Empty' has no discovery targets: add addresses to the site first"
 
 

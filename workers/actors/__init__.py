@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from workers.actors.collect import collect_readings
 from workers.actors.discover import discover_devices
+from workers.actors.ping import ping
 from workers.actors.refresh import refresh_points
 from workers.actors.write import write_point
 
@@ -13,4 +14,5 @@ IMPLEMENTATIONS = {
     "refresh_points": refresh_points,
     "collect_readings": collect_readings,
     "write_point": write_point,
+    "ping": ping,
 }
