@@ -49,8 +49,12 @@ class Engine:
 
     def __init__(self, runtime: BACnetRuntime, *, in_flight: int = DEFAULT_IN_FLIGHT,
                  max_devices: int = DEFAULT_MAX_DEVICES) -> None:
+        if in_flight < 1 or max_devices < 1:
+            raise ValueError("in_flight and max_devices must be at least 1")
         self.runtime = runtime
+        #: Requests in flight per device, across every concurrent call (settings: BACNET_MAX_IN_FLIGHT).
         self.in_flight = in_flight
+        #: Devices worked on at once by one call (settings: BACNET_MAX_CONCURRENT_DEVICES).
         self.max_devices = max_devices
         self.progress_interval = PROGRESS_INTERVAL
         # What we learned per device address (RPM support, batch limit). Only touched on the loop.
@@ -61,7 +65,11 @@ class Engine:
         return self.runtime.request_timeout
 
     def profile(self, address: str) -> DeviceProfile:
-        return self._profiles.setdefault(address, DeviceProfile())
+        profile = self._profiles.get(address)
+        if profile is None:
+            # The profile's gate holds every call to this device to `in_flight` requests together.
+            profile = self._profiles[address] = DeviceProfile(in_flight=self.in_flight)
+        return profile
 
     def _bound(self, rounds: float) -> float:
         """Outer wait for a call made of ``rounds`` sequential request timeouts (a safety net)."""

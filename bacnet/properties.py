@@ -3,10 +3,13 @@
 This is the one path every read goes through (device info, object details, present values):
 
 - batches are cut so an answer fits the device's APDU (or its segmented maximum);
-- a batch the device answers with a segmentation/overflow abort is split in half and retried;
-- a device that rejects ReadPropertyMultiple gets ReadProperty, one property at a time;
-- at most ``in_flight`` requests per device are outstanding (real controllers and MS/TP
-  routers choke on more);
+- a batch the device answers with a segmentation/overflow abort is split in half and retried,
+  and the device's profile remembers the smaller size for the next call;
+- a device that rejects ReadPropertyMultiple gets ReadProperty, one property at a time; a batch
+  the device aborts or fails as a whole is re-read property by property, so one bad object
+  never fails its neighbours;
+- at most ``in_flight`` requests per call, and at most the profile's ``in_flight`` per device
+  across every concurrent call (real controllers and MS/TP routers choke on more);
 - the first timeout stops the device's remaining requests: a dead device costs one timeout.
 
 Results are per (object, property): a value or a :class:`PropertyError`, never an exception
@@ -17,11 +20,12 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import lru_cache
 
 from bacpypes3.apdu import ErrorType
 from bacpypes3.app import Application
-from bacpypes3.basetypes import PropertyReference
+from bacpypes3.basetypes import PropertyIdentifier, PropertyReference
 from bacpypes3.pdu import Address
 from bacpypes3.primitivedata import ObjectIdentifier
 from bacpypes3.vendor import get_vendor_info
@@ -41,9 +45,17 @@ NO_RPM_REASONS = frozenset({"unrecognized-service", "service-request-denied", "r
 #: ASHRAE's standard object classes; we never need vendor-specific decoding for what we read, and
 #: looking the vendor up per request would cost a cache query per call.
 STANDARD_VENDOR = get_vendor_info(0)
+#: Distinct objects and property references whose bacpypes3 forms are kept (parsing them costs
+#: more than encoding them). Far above the points one worker polls; old ones simply drop out.
+IDENTIFIER_CACHE = 65536
+
+#: What :meth:`DeviceReader._send` returns for a request it did not send (the device is dead).
+_SKIPPED = object()
 
 #: A property to read: (object, property name in camelCase or hyphenated form, array index or None).
 PropertySpec = tuple[ObjectRef, str, "int | None"]
+#: The key of one result: (object, camelCase property name, array index or None).
+ResultKey = tuple[ObjectRef, str, "int | None"]
 
 
 @dataclass(frozen=True)
@@ -58,19 +70,48 @@ class PropertyError:
 
 @dataclass
 class DeviceProfile:
-    """What we learned about talking to one device; kept across calls by the engine."""
+    """What we learned about talking to one device; the engine keeps one per address."""
 
     rpm_supported: bool = True
-    #: Largest number of properties per ReadPropertyMultiple that worked (shrinks on overflow).
-    max_batch: int | None = None
+    #: Largest ReadPropertyMultiple that worked, per set of properties read (a device that fits 25
+    #: present values may fit only 8 objects' names and descriptions): shrinks on overflow aborts.
+    max_batch: dict[tuple[str, ...], int] = field(default_factory=dict)
+    #: Requests in flight to this device across every concurrent call; None = only per call.
+    in_flight: int | None = None
+    _gate: asyncio.Semaphore | None = field(default=None, repr=False, compare=False)
+    _gate_loop: asyncio.AbstractEventLoop | None = field(default=None, repr=False, compare=False)
+
+    def gate(self) -> asyncio.Semaphore | None:
+        """The device-wide request semaphore, on the running loop (a restarted runtime gets a new one)."""
+        if self.in_flight is None:
+            return None
+        loop = asyncio.get_running_loop()
+        if self._gate is None or self._gate_loop is not loop:
+            self._gate = asyncio.Semaphore(max(1, self.in_flight))
+            self._gate_loop = loop
+        return self._gate
 
 
+@lru_cache(maxsize=IDENTIFIER_CACHE)
 def object_identifier(ref: ObjectRef) -> ObjectIdentifier:
+    # bacpypes3 only reads these when encoding a request, so one instance can be shared.
     return ObjectIdentifier(f"{ref[0]},{ref[1]}")
 
 
-def _key(ref: ObjectRef, prop: str, index: int | None) -> tuple[ObjectRef, str, int | None]:
-    return (ref, prop, index)
+@lru_cache(maxsize=IDENTIFIER_CACHE)
+def _property_reference(prop: str, index: int | None) -> PropertyReference:
+    if index is None:
+        return PropertyReference(propertyIdentifier=PropertyIdentifier(prop))
+    return PropertyReference(propertyIdentifier=PropertyIdentifier(prop), propertyArrayIndex=index)
+
+
+@lru_cache(maxsize=1024)
+def _camel(name: str) -> str:
+    """`present-value` -> `presentValue`; camelCase passes through."""
+    if "-" not in name:
+        return name
+    head, *rest = name.split("-")
+    return head + "".join(part.capitalize() for part in rest)
 
 
 async def read_property(app: Application, address: Address, ref: ObjectRef, prop: str,
@@ -84,37 +125,28 @@ async def read_property(app: Application, address: Address, ref: ObjectRef, prop
 
 
 async def read_multiple(app: Application, address: Address, specs: Sequence[PropertySpec],
-                        timeout: float) -> dict[tuple[ObjectRef, str, int | None], object]:
+                        timeout: float) -> dict[ResultKey, object]:
     """One ReadPropertyMultiple for ``specs``; per-property errors come back as PropertyError."""
     parameters: list = []
     by_object: dict[ObjectRef, list] = {}
     for ref, prop, index in specs:
-        reference = prop if index is None else PropertyReference(propertyIdentifier=prop, propertyArrayIndex=index)
-        by_object.setdefault(ref, []).append(reference)
+        by_object.setdefault(ref, []).append(_property_reference(prop, index))
     for ref, props in by_object.items():
         parameters.extend([object_identifier(ref), props])
     what = f"ReadPropertyMultiple of {len(specs)} properties"
     answer = await guarded(app.read_property_multiple(address, parameters, vendor_info=STANDARD_VENDOR),
                            timeout, what)
     answer = check_answer(answer, what)
-    results: dict[tuple[ObjectRef, str, int | None], object] = {}
+    results: dict[ResultKey, object] = {}
     for objid, prop_id, index, value in answer or []:
         ref = (str(objid[0]), int(objid[1]))
         if isinstance(value, ErrorType):
             value = PropertyError(f"error: {value.errorCode}")
-        results[_key(ref, _camel(str(prop_id)), index)] = value
+        results[(ref, _camel(str(prop_id)), index)] = value
     # A device may leave out what it could not read; report those as errors, not silence.
     for ref, prop, index in specs:
-        results.setdefault(_key(ref, _camel(prop), index), PropertyError("missing from the answer"))
+        results.setdefault((ref, _camel(prop), index), PropertyError("missing from the answer"))
     return results
-
-
-def _camel(name: str) -> str:
-    """`present-value` -> `presentValue`; camelCase passes through."""
-    if "-" not in name:
-        return name
-    head, *rest = name.split("-")
-    return head + "".join(part.capitalize() for part in rest)
 
 
 class DeviceReader:
@@ -125,25 +157,43 @@ class DeviceReader:
         self.app = app
         self.address = address
         self.timeout = timeout
-        self.batch = max(1, min(batch, profile.max_batch or batch))
+        self.batch = max(1, batch)
         self.profile = profile
         self.semaphore = asyncio.Semaphore(max(1, in_flight))
-        self.results: dict[tuple[ObjectRef, str, int | None], object] = {}
+        self.results: dict[ResultKey, object] = {}
         #: Set on the first timeout; remaining requests are not sent.
         self.dead: DeviceTimeout | None = None
         self.requests = 0
+        self._kind: tuple[str, ...] = ()
 
-    async def read(self, specs: Sequence[PropertySpec]) -> dict[tuple[ObjectRef, str, int | None], object]:
+    async def read(self, specs: Sequence[PropertySpec]) -> dict[ResultKey, object]:
         specs = [(ref, _camel(prop), index) for ref, prop, index in specs]
+        self._kind = tuple(sorted({prop for _, prop, _ in specs}))
         if self.profile.rpm_supported:
-            chunks = [specs[i:i + self.batch] for i in range(0, len(specs), self.batch)]
+            batch = min(self.batch, self.profile.max_batch.get(self._kind, self.batch))
+            chunks = [specs[i:i + batch] for i in range(0, len(specs), batch)]
             await asyncio.gather(*(self._rpm(chunk) for chunk in chunks))
         else:
             await asyncio.gather(*(self._rp(spec) for spec in specs))
         if self.dead is not None:
-            for ref, prop, index in specs:
-                self.results.setdefault(_key(ref, prop, index), PropertyError(str(self.dead)))
+            for key in specs:
+                self.results.setdefault(key, PropertyError(str(self.dead)))
         return self.results
+
+    async def _send(self, request):
+        """Await ``request()`` holding this call's slot and the device's; _SKIPPED once the device is dead."""
+        gate = self.profile.gate()
+        async with self.semaphore:
+            if gate is None:
+                if self.dead is not None:
+                    return _SKIPPED
+                self.requests += 1
+                return await request()
+            async with gate:
+                if self.dead is not None:
+                    return _SKIPPED
+                self.requests += 1
+                return await request()
 
     async def _rpm(self, chunk: Sequence[PropertySpec]) -> None:
         if self.dead is not None:
@@ -152,38 +202,37 @@ class DeviceReader:
             await asyncio.gather(*(self._rp(spec) for spec in chunk))
             return
         try:
-            async with self.semaphore:
-                if self.dead is not None:
-                    return
-                self.requests += 1
-                self.results.update(await read_multiple(self.app, self.address, chunk, self.timeout))
+            answer = await self._send(lambda: read_multiple(self.app, self.address, chunk, self.timeout))
+            if answer is not _SKIPPED:
+                self.results.update(answer)
         except DeviceTimeout as error:
             self.dead = error
         except DeviceError as error:
-            if error.reason in TOO_BIG_REASONS and len(chunk) > 1:
+            too_big = error.reason in TOO_BIG_REASONS
+            if too_big and len(chunk) > 1:
                 half = len(chunk) // 2
-                self.profile.max_batch = min(self.profile.max_batch or len(chunk), half)
+                learned = self.profile.max_batch.get(self._kind, len(chunk))
+                self.profile.max_batch[self._kind] = min(learned, half)
                 await asyncio.gather(self._rpm(chunk[:half]), self._rpm(chunk[half:]))
-            else:
-                if error.kind in ("reject", "abort") or error.reason in NO_RPM_REASONS:
-                    self.profile.rpm_supported = False
-                # Whole-request error (some devices fail the request for one bad object):
-                # fall back to one ReadProperty per property so the good ones still arrive.
-                await asyncio.gather(*(self._rp(spec) for spec in chunk))
+                return
+            if not too_big and (error.kind in ("reject", "abort") or error.reason in NO_RPM_REASONS):
+                # The device refuses the service itself (a single property too big for an answer
+                # is not that): every later read of it goes straight to ReadProperty.
+                self.profile.rpm_supported = False
+            # Whole-request error (some devices fail the request for one bad object): one
+            # ReadProperty per property, so the good ones still arrive.
+            await asyncio.gather(*(self._rp(spec) for spec in chunk))
 
     async def _rp(self, spec: PropertySpec) -> None:
         ref, prop, index = spec
         if self.dead is not None:
             return
-        async with self.semaphore:
-            if self.dead is not None:
-                return
-            self.requests += 1
-            try:
-                value = await read_property(self.app, self.address, ref, prop, self.timeout, index)
-            except DeviceTimeout as error:
-                self.dead = error
-                return
-            except DeviceError as error:
-                value = PropertyError(f"{error.kind}: {error.reason}")
-        self.results[_key(ref, prop, index)] = value
+        try:
+            value = await self._send(lambda: read_property(self.app, self.address, ref, prop, self.timeout, index))
+        except DeviceTimeout as error:
+            self.dead = error
+            return
+        except DeviceError as error:
+            value = PropertyError(f"{error.kind}: {error.reason}")
+        if value is not _SKIPPED:
+            self.results[spec] = PropertyError("no value") if value is None else value

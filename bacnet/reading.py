@@ -7,16 +7,25 @@ import time
 from bacpypes3.app import Application
 
 from bacnet.address import to_bacpypes
-from bacnet.enumeration import batch_for
 from bacnet.properties import DeviceProfile, DeviceReader, PropertyError
 from bacnet.types import DeviceTarget, ObjectRef, ReadOutcome
 from bacnet.values import to_value
 
-#: Bytes one present value takes in a ReadPropertyMultiple answer (object id, tags, a REAL).
+#: Bytes one present value takes in a ReadPropertyMultiple answer: object id (5), opening and
+#: closing tags (4), property id (2), a REAL (5) = 16, plus slack for wider values.
 VALUE_BYTES = 18
-#: Present values per request for segmenting devices. Big enough to amortise the per-request
-#: cost, small enough that several requests pipeline (see docs/performance.md).
-SEGMENTED_VALUE_BATCH = 100
+#: Bytes of an answer that are not values (APDU header, NPDU/BVLL slack).
+ANSWER_OVERHEAD = 16
+#: Most present values per request, segmenting devices included. A segmenting device could
+#: return far more in one segmented answer, but segments are acknowledged in windows and our
+#: measurements (docs/performance.md) found answers that fit one APDU, several in flight,
+#: faster on both ends; 1476-byte devices fit 81.
+MAX_VALUE_BATCH = 81
+
+
+def value_batch(target: DeviceTarget) -> int:
+    """Present values per ReadPropertyMultiple for ``target``: what fits one unsegmented answer."""
+    return max(1, min(MAX_VALUE_BATCH, (target.max_apdu - ANSWER_OVERHEAD) // VALUE_BYTES))
 
 
 async def read_present_values(app: Application, target: DeviceTarget, refs: list[ObjectRef], *,
@@ -25,18 +34,19 @@ async def read_present_values(app: Application, target: DeviceTarget, refs: list
     outcome = ReadOutcome(target=target)
     started = time.monotonic()
     reader = DeviceReader(app, to_bacpypes(target.address), timeout=timeout, in_flight=in_flight,
-                          batch=batch_for(target, VALUE_BYTES, SEGMENTED_VALUE_BATCH), profile=profile)
+                          batch=value_batch(target), profile=profile)
     results = await reader.read([(ref, "presentValue", None) for ref in refs])
     outcome.read_at = time.time()
     outcome.elapsed = time.monotonic() - started
     outcome.requests = reader.requests
-    if reader.dead is not None and not any(not isinstance(v, PropertyError) for v in results.values()):
+    if reader.dead is not None and all(isinstance(value, PropertyError) for value in results.values()):
         outcome.device_error = str(reader.dead)
         return outcome
+    values, errors = outcome.values, outcome.errors
     for ref in refs:
         raw = results.get((ref, "presentValue", None))
-        if isinstance(raw, PropertyError) or raw is None:
-            outcome.errors[ref] = str(raw or "no value")
+        if raw is None or isinstance(raw, PropertyError):
+            errors[ref] = str(raw or "no value")
         else:
-            outcome.values[ref] = to_value(raw)
+            values[ref] = to_value(raw)
     return outcome

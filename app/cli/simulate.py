@@ -21,8 +21,9 @@ from app.cli.signals import wait_for_stop
 @click.option("--no-segmentation", is_flag=True, help="Devices cannot segment (like small controllers).")
 @click.option("--latency-ms", type=click.FloatRange(0, 10000), default=0.0, show_default=True,
               help="Delay every answer by this much.")
+@click.option("--no-rpm", is_flag=True, help="Devices reject ReadPropertyMultiple (like small controllers).")
 def simulate(devices: int, points: int, base_address: str, first_instance: int, port: int, max_apdu: str,
-             no_segmentation: bool, latency_ms: float) -> None:
+             no_segmentation: bool, latency_ms: float, no_rpm: bool) -> None:
     """Run simulated BACnet/IP devices (air handlers, VAV boxes, meters) until Ctrl-C."""
     from bacnet.simulator.runner import Simulator
 
@@ -31,7 +32,7 @@ def simulate(devices: int, points: int, base_address: str, first_instance: int, 
         simulator = Simulator(devices, points, base_address=base_address, first_instance=first_instance,
                               port=port, max_apdu=int(max_apdu),
                               segmentation="no-segmentation" if no_segmentation else "segmented-both",
-                              latency_ms=latency_ms)
+                              latency_ms=latency_ms, rpm=not no_rpm)
     except ValueError as error:
         raise click.BadParameter(str(error)) from None
     simulator.start()

@@ -7,8 +7,10 @@ import math
 import random
 import time
 
+from bacpypes3.apdu import ConfirmedRequestPDU
 from bacpypes3.app import Application
 from bacpypes3.basetypes import EngineeringUnits
+from bacpypes3.errors import UnrecognizedService
 from bacpypes3.local.analog import AnalogInputObject, AnalogValueObjectCmd
 from bacpypes3.local.binary import BinaryValueObject, BinaryValueObjectCmd
 from bacpypes3.local.device import DeviceObject
@@ -20,25 +22,65 @@ from bacnet.simulator.profiles import DeviceProfile, PointTemplate, point_templa
 SIM_VENDOR_ID = 999
 
 
+class RequestCounter:
+    """Confirmed requests a device is handling right now, the most at once, and the total
+    (how tests check a client's in-flight bound from the device's side)."""
+
+    def __init__(self) -> None:
+        self.current = 0
+        self.peak = 0
+        self.total = 0
+
+
 class SimApplication(Application):
     """An application that can be told to answer slowly, or not at all.
 
     ``latency`` delays every incoming request (each datagram is its own task in bacpypes3, so a
     slow device still answers requests concurrently, like a real one with a busy CPU);
-    ``answering = False`` drops everything, which looks exactly like a dead controller.
+    ``answering = False`` drops everything, which looks exactly like a dead controller;
+    ``rpm = False`` rejects ReadPropertyMultiple (unrecognized-service), like small controllers.
+    Answers are limited to the device's own max APDU, as on real hardware (stock bacpypes3 fills
+    whatever the client accepts): a non-segmenting 480-byte device aborts an answer that needs
+    more with segmentation-not-supported.
     """
 
     answering: bool = True
     latency: float = 0.0
+    rpm: bool = True
+    counter: RequestCounter | None = None
 
     async def indication(self, apdu) -> None:  # type: ignore[override]
         if not self.answering:
             return
-        if self.latency:
-            await asyncio.sleep(self.latency)
-            if not self.answering:
-                return
-        await super().indication(apdu)
+        counter = None
+        if isinstance(apdu, ConfirmedRequestPDU):
+            counter = self.counter
+            self._limit_answer(apdu)
+        if counter is not None:
+            counter.current += 1
+            counter.total += 1
+            counter.peak = max(counter.peak, counter.current)
+        try:
+            if self.latency:
+                await asyncio.sleep(self.latency)
+                if not self.answering:
+                    return
+            await super().indication(apdu)
+        finally:
+            if counter is not None:
+                counter.current -= 1
+
+    def _limit_answer(self, apdu) -> None:
+        # The request's transaction was set up (with the client's limit) before it got here.
+        own = int(self.device_object.maxApduLengthAccepted)
+        for transaction in self.asap.serverTransactions:
+            if transaction.invokeID == apdu.apduInvokeID and transaction.pdu_address == apdu.pduSource:
+                transaction.maxApduLengthAccepted = min(transaction.maxApduLengthAccepted, own)
+
+    async def do_ReadPropertyMultipleRequest(self, apdu) -> None:  # type: ignore[override]
+        if not self.rpm:
+            raise UnrecognizedService("ReadPropertyMultiple is not supported by this device")
+        await super().do_ReadPropertyMultipleRequest(apdu)
 
 
 def _make_object(template: PointTemplate, instance: int, name: str):
@@ -68,7 +110,8 @@ class SimulatedDevice:
 
     def __init__(self, *, name: str, instance: int, host: str, prefix: int, port: int,
                  profile: DeviceProfile, points: int, max_apdu: int = 1476,
-                 segmentation: str = "segmented-both", latency_ms: float = 0.0, seed: int | None = None) -> None:
+                 segmentation: str = "segmented-both", latency_ms: float = 0.0, seed: int | None = None,
+                 rpm: bool = True) -> None:
         self.name = name
         self.instance = instance
         self.host = host
@@ -79,6 +122,10 @@ class SimulatedDevice:
         self.max_apdu = max_apdu
         self.segmentation = segmentation
         self.latency_ms = latency_ms
+        #: False: the device rejects ReadPropertyMultiple and must be read one property at a time.
+        self.rpm = rpm
+        #: Confirmed requests this device handled (current, peak, total).
+        self.requests = RequestCounter()
         self.app: SimApplication | None = None
         self._rng = random.Random(seed if seed is not None else instance)
         self._started = time.time()
@@ -116,6 +163,8 @@ class SimulatedDevice:
                 self._statuses.append(obj)
         app = SimApplication.from_object_list(objects)
         app.latency = self.latency_ms / 1000.0
+        app.rpm = self.rpm
+        app.counter = self.requests
         self.app = app
         self.update(time.time())
 

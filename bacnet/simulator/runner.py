@@ -39,7 +39,7 @@ class Simulator:
 
     def __init__(self, devices: int, points: int, *, base_address: str = "127.0.0.10",
                  first_instance: int = 1001, port: int = 47808, prefix: int = 8, max_apdu: int = 1476,
-                 segmentation: str = "segmented-both", latency_ms: float = 0.0) -> None:
+                 segmentation: str = "segmented-both", latency_ms: float = 0.0, rpm: bool = True) -> None:
         if devices < 1:
             raise ValueError("at least one simulated device is needed")
         if not 1 <= points <= 5000:
@@ -49,7 +49,7 @@ class Simulator:
         self.devices = [
             SimulatedDevice(name=device_name(i), instance=first_instance + i, host=host, prefix=prefix,
                             port=port, profile=profile_for(i), points=points, max_apdu=max_apdu,
-                            segmentation=segmentation, latency_ms=latency_ms)
+                            segmentation=segmentation, latency_ms=latency_ms, rpm=rpm)
             for i, host in enumerate(device_addresses(base_address, devices))
         ]
         self._loop: asyncio.AbstractEventLoop | None = None

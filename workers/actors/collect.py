@@ -7,7 +7,8 @@ from datetime import datetime, timezone
 
 from app.extensions import db
 from app.models import Point, utcnow
-from app.readings_store import store_readings
+from app.readings_store import PointErrorRow, ReadingRow, store_readings, update_points
+from bacnet.types import ObjectRef
 from workers.actors.common import load_site, site_devices, target_of
 from workers.context import WorkerContext
 from workers.health import is_due, mark_answered, mark_failed
@@ -15,22 +16,33 @@ from workers.health import is_due, mark_answered, mark_failed
 log = logging.getLogger(__name__)
 
 
+def _polled_points(device_ids: list[int]) -> dict[int, dict[ObjectRef, int]]:
+    """Point ids of the polled points of each device, by object. Plain rows, not ORM objects:
+    a site has thousands of points and nothing here needs more than their ids."""
+    by_device: dict[int, dict[ObjectRef, int]] = {}
+    if not device_ids:
+        return by_device
+    rows = db.session.execute(
+        db.select(Point.id, Point.device_id, Point.object_type, Point.object_instance)
+        .where(Point.device_id.in_(device_ids), Point.polling_enabled.is_(True)))
+    for point_id, device_id, object_type, object_instance in rows:
+        by_device.setdefault(device_id, {})[(object_type, object_instance)] = point_id
+    return by_device
+
+
 def collect_readings(context: WorkerContext, *, site_id: int, device_ids: list[int] | None = None) -> dict:
     site = load_site(site_id)
     now = utcnow()
     devices = [device for device in site_devices(site, device_ids) if device.polling_enabled]
     due = [device for device in devices if is_due(device, now)]
-    points_by_device: dict[int, dict[tuple[str, int], Point]] = {}
-    for point in db.session.execute(
-        db.select(Point).where(Point.device_id.in_([d.id for d in due]), Point.polling_enabled.is_(True))
-    ).scalars():
-        points_by_device.setdefault(point.device_id, {})[(point.object_type, point.object_instance)] = point
+    points_by_device = _polled_points([device.id for device in due])
     work = [(device, points_by_device[device.id]) for device in due if device.id in points_by_device]
 
     outcomes = context.engine.read_values([(target_of(device), list(points)) for device, points in work])
 
-    rows = []
-    point_errors = devices_failed = 0
+    readings: list[ReadingRow] = []
+    failures: list[PointErrorRow] = []
+    devices_failed = 0
     finished = utcnow()
     for (device, points), outcome in zip(work, outcomes):
         if not outcome.ok:
@@ -41,17 +53,10 @@ def collect_readings(context: WorkerContext, *, site_id: int, device_ids: list[i
             continue
         mark_answered(device, finished)
         ts = datetime.fromtimestamp(outcome.read_at, timezone.utc)
-        for ref, value in outcome.values.items():
-            point = points[ref]
-            point.last_value = value.number
-            point.last_text = value.text
-            point.last_read_at = ts
-            point.last_error = ""
-            rows.append((point.id, ts, value.number, value.text))
-        for ref, error in outcome.errors.items():
-            points[ref].last_error = error
-            point_errors += 1
-    stored = store_readings(rows)
+        readings.extend((points[ref], ts, value.number, value.text) for ref, value in outcome.values.items())
+        failures.extend((points[ref], error) for ref, error in outcome.errors.items())
+    stored = store_readings(readings)
+    update_points(readings, failures)
     db.session.commit()
     return {
         "devices": len(work),
@@ -59,6 +64,6 @@ def collect_readings(context: WorkerContext, *, site_id: int, device_ids: list[i
         "devices_failed": devices_failed,
         "points": sum(len(points) for _, points in work),
         "readings": stored,
-        "point_errors": point_errors,
+        "point_errors": len(failures),
         "seconds": round((utcnow() - now).total_seconds(), 3),
     }
