@@ -13,6 +13,7 @@ from flask.cli import ScriptInfo
 from flask_migrate.cli import db as db_commands
 
 from app.cli.bacnet_cmd import bacnet_group
+from app.cli.doctor import doctor
 from app.cli.errors import CommandFailed, StartupError
 from app.cli.serve import all_in_one, gateway, scheduler_command, web, worker
 from app.cli.simulate import simulate
@@ -38,6 +39,7 @@ def cli(ctx: click.Context) -> None:
 
 for command in (web, worker, scheduler_command, gateway, all_in_one, simulate, create_user, db_commands, bacnet_group):
     cli.add_command(command)
+cli.add_command(doctor)
 
 
 def main(argv: list[str] | None = None) -> None:
