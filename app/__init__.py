@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import Flask
 
-from app import admin, auth, database, health
+from app import admin, api, auth, database, health
 from app.config import flask_config, instance_dir
 from app.extensions import csrf, db, login_manager, migrate
 from app.migrations_dir import MIGRATIONS_DIR
@@ -28,4 +28,5 @@ def create_app(test_config: dict[str, Any] | None = None, *, settings: Settings 
     auth.init_app(app)
     admin.init_app(app)
     health.init_app(app)
+    api.init_app(app)
     return app

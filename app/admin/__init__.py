@@ -8,6 +8,7 @@ from flask_admin.menu import MenuLink
 from flask_admin.theme import Bootstrap4Theme
 
 from app.admin.dashboard import DashboardView
+from app.admin.tokens import ApiTokenView
 from app.admin.views import DeviceView, JobRunView, PointView, ReadingView, ScheduleView, SiteView
 from app.extensions import db
 from app.models import Device, JobRun, Point, Reading, Schedule, Site
@@ -22,4 +23,5 @@ def init_app(app: Flask) -> None:
     admin.add_view(ScheduleView(Schedule, db, name="Schedules"))
     admin.add_view(JobRunView(JobRun, db, name="Job runs", endpoint="jobrun"))
     admin.add_view(ReadingView(Reading, db, name="Readings"))
+    admin.add_view(ApiTokenView())
     admin.add_link(MenuLink(name="Log out", url="/logout"))

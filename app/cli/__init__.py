@@ -17,6 +17,7 @@ from app.cli.doctor import doctor
 from app.cli.errors import CommandFailed, StartupError
 from app.cli.serve import all_in_one, gateway, scheduler_command, web, worker
 from app.cli.simulate import simulate
+from app.cli.tokens import create_token
 from app.cli.users import create_user
 from app.settings import ConfigError
 from bacnet.errors import BindError
@@ -39,6 +40,7 @@ def cli(ctx: click.Context) -> None:
 
 for command in (web, worker, scheduler_command, gateway, all_in_one, simulate, create_user, db_commands, bacnet_group):
     cli.add_command(command)
+cli.add_command(create_token)
 cli.add_command(doctor)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from app.models.api_token import ApiToken
 from app.models.device import DEVICE_STATUSES, Device, Point
 from app.models.job_run import FINAL_STATUSES, JOB_STATUSES, TRIGGERS, JobRun
 from app.models.reading import Reading
@@ -13,6 +14,7 @@ from app.models.user import ROLES, User
 from app.models.write_audit import WRITE_RESULTS, WriteAudit
 
 __all__ = [
+    "ApiToken",
     "DEVICE_STATUSES", "Device", "Point", "FINAL_STATUSES", "JOB_STATUSES", "TRIGGERS", "JobRun", "Reading",
     "SCHEDULE_ACTORS", "Schedule", "SchedulerHeartbeat", "scheduler_status", "SITE_TRANSPORTS", "Site",
     "UTCDateTime", "utcnow", "ROLES", "User", "WRITE_RESULTS", "WriteAudit",
