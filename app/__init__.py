@@ -1,4 +1,4 @@
-"""The Flask application: admin UI, health endpoint, and (later) the REST API."""
+"""The Flask application: admin UI, REST API and health endpoint."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import Flask
 
-from app import admin, api, auth, database, health
+from app import admin, api, auth, database, health, security
 from app.config import flask_config, instance_dir
 from app.extensions import csrf, db, login_manager, migrate
 from app.migrations_dir import MIGRATIONS_DIR
@@ -25,6 +25,7 @@ def create_app(test_config: dict[str, Any] | None = None, *, settings: Settings 
     migrate.init_app(app, db, directory=str(MIGRATIONS_DIR))
     login_manager.init_app(app)
     csrf.init_app(app)
+    security.init_app(app)
     auth.init_app(app)
     admin.init_app(app)
     health.init_app(app)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from urllib.parse import urlsplit
 
 from flask import Blueprint, Flask, flash, redirect, render_template, request, url_for
@@ -11,7 +12,8 @@ from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
 from app.extensions import db, login_manager
-from app.models import User
+from app.login_throttle import blocked_until, clear, record_failure
+from app.models import User, utcnow
 
 bp = Blueprint("auth", __name__)
 
@@ -46,10 +48,19 @@ def login():
         return redirect(url_for("admin.index"))
     form = LoginForm()
     if form.validate_on_submit():
-        user = db.session.execute(db.select(User).where(User.username == form.username.data)).scalar_one_or_none()
+        username, address = form.username.data, request.remote_addr or "unknown"
+        until = blocked_until(username, address)
+        if until is not None:
+            minutes = max(1, math.ceil((until - utcnow()).total_seconds() / 60))
+            flash(f"Too many failed logins for this user or from this address: try again in {minutes} minute(s).",
+                  "error")
+            return render_template("auth/login.html", form=form), 429
+        user = db.session.execute(db.select(User).where(User.username == username)).scalar_one_or_none()
         if user is not None and user.active and user.check_password(form.password.data):
+            clear(username)
             login_user(user)
             return redirect(_safe_next(request.args.get("next")))
+        record_failure(username, address)
         flash("Wrong username or password.", "error")
         return render_template("auth/login.html", form=form), 401
     return render_template("auth/login.html", form=form)

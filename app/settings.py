@@ -125,6 +125,9 @@ class Settings(BaseSettings):
     #: Folder for the SQLite database, the generated secret key and the scheduler lock.
     #: Empty means Flask's instance folder (``instance/`` next to the source tree).
     INSTANCE_DIR: str = ""
+    #: Reverse proxies in front of the web app whose X-Forwarded-For/-Proto/-Host headers are
+    #: trusted (0: none, the app is reached directly).
+    TRUSTED_PROXIES: int = Field(default=0, ge=0, le=5)
     #: Python logging level for our own loggers.
     LOG_LEVEL: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 

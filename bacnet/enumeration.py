@@ -49,8 +49,9 @@ VALUE_TYPES = {
 #: Bytes an object's details take in an answer (name + description + units + priority array),
 #: a deliberately high estimate so non-segmenting devices are never asked for too much.
 DETAIL_BYTES_PER_OBJECT = 110
-#: Bytes one object-list element takes in an answer.
-LIST_BYTES_PER_ELEMENT = 7
+#: Bytes one object-list element takes in a by-index ReadPropertyMultiple answer (the object id
+#: plus the per-element property and array-index tags; ~12-13 measured, 7 inside a whole list).
+LIST_BYTES_PER_ELEMENT = 13
 
 
 def batch_for(target: DeviceTarget, bytes_per_item: int, segmented_cap: int) -> int:

@@ -21,7 +21,8 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from flask import Flask
 
 from app.extensions import db
-from app.models import Schedule, SchedulerHeartbeat, utcnow
+from app.models import ProcessHeartbeat, Schedule, utcnow
+from app.models.heartbeat import beat, forget
 from scheduler.leader import Elector, make_elector
 from scheduler.reaper import reap
 from scheduler.slots import EPOCH
@@ -33,8 +34,10 @@ log = logging.getLogger(__name__)
 #: Seconds between two rounds of the control loop: election, reconcile, heartbeat. Admin edits
 #: apply within this; a standby takes over within about this after the leader dies.
 RECONCILE_INTERVAL = 2.0
-#: Seconds between two runs of the reaper (leader only).
-REAP_INTERVAL = 30.0
+#: Seconds between two runs of the reaper (leader only). Cheap when nothing is stuck (a few
+#: indexed updates); short so that a job whose message Redis lost shows "lost" within ~25 s
+#: (scheduler.vanished) instead of blocking its schedule.
+REAP_INTERVAL = 10.0
 #: Heartbeat rows older than this are deleted (dead processes' rows).
 HEARTBEAT_RETENTION = timedelta(days=1)
 
@@ -105,15 +108,10 @@ class SchedulerService:
 
     def _heartbeat(self) -> None:
         with self.app.app_context():
-            row = db.session.get(SchedulerHeartbeat, self.instance)
-            if row is None:
-                row = SchedulerHeartbeat(instance=self.instance, host=socket.gethostname(), pid=os.getpid(),
-                                         lock=self.elector.kind, role="standby")
-                db.session.add(row)
-            row.role = "leader" if self.leading else "standby"
-            row.heartbeat_at = utcnow()
-            db.session.execute(db.delete(SchedulerHeartbeat).where(
-                SchedulerHeartbeat.heartbeat_at < utcnow() - HEARTBEAT_RETENTION))
+            beat(self.instance, "scheduler", "leader" if self.leading else "standby", {"lock": self.elector.kind},
+                 host=socket.gethostname(), pid=os.getpid())
+            db.session.execute(db.delete(ProcessHeartbeat).where(
+                ProcessHeartbeat.heartbeat_at < utcnow() - HEARTBEAT_RETENTION))
             db.session.commit()
 
     # -- reconcile --------------------------------------------------------------------------------
@@ -192,8 +190,7 @@ class SchedulerService:
         self.elector.release()
         try:
             with self.app.app_context():
-                db.session.execute(db.delete(SchedulerHeartbeat).where(
-                    SchedulerHeartbeat.instance == self.instance))
+                forget(self.instance)
                 db.session.commit()
         except Exception:  # the database may be the reason we stop
             log.warning("could not remove the heartbeat row of %s", self.instance)

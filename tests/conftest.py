@@ -73,6 +73,20 @@ def pg_database() -> Iterator[str]:
 
 
 @pytest.fixture
+def fresh_pg_database():
+    require_service("PostgreSQL", "127.0.0.1", 5432)
+    name = f"bp_e2e_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    yield url
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture
 def redis_namespace() -> Iterator[str]:
     """A Redis key namespace of our own, deleted afterwards."""
     require_service("Redis", "127.0.0.1", 6379)

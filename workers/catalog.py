@@ -205,6 +205,11 @@ class PingKwargs(_Kwargs):
     site_id: int | None = Field(default=None, ge=1)
 
 
+class PointKwargs(_Kwargs):
+    site_id: int = Field(ge=1)
+    point_id: int = Field(ge=1)
+
+
 class WriteKwargs(_Kwargs):
     site_id: int = Field(ge=1)
     point_id: int = Field(ge=1)
@@ -248,6 +253,9 @@ CATALOG: dict[str, ActorSpec] = {
         ActorSpec("collect_readings", SiteKwargs,
                   "Read present values of the polled points and store the readings.",
                   time_limit_ms=5 * 60 * 1000),
+        ActorSpec("read_point", PointKwargs,
+                  "Read one point now: its present value and, if commandable, its priority array.",
+                  time_limit_ms=60 * 1000),
         ActorSpec("ping", PingKwargs,
                   "Do nothing and answer: shows a worker is alive and how fast jobs are picked up.",
                   time_limit_ms=10 * 1000),

@@ -8,20 +8,25 @@ from flask_admin.menu import MenuLink
 from flask_admin.theme import Bootstrap4Theme
 
 from app.admin.dashboard import DashboardView
+from app.admin.discover import DiscoverView
+from app.admin.jobruns import JobRunView
+from app.admin.points import PointView
 from app.admin.tokens import ApiTokenView
-from app.admin.views import DeviceView, JobRunView, PointView, ReadingView, ScheduleView, SiteView
+from app.admin.views import DeviceView, ReadingView, ScheduleView, SiteView
 from app.extensions import db
+from app.security import csp_nonce
 from app.models import Device, JobRun, Point, Reading, Schedule, Site
 
 
 def init_app(app: Flask) -> None:
     admin = Admin(app, name="bacnet-pipeline", theme=Bootstrap4Theme(swatch="default", fluid=True),
-                  index_view=DashboardView(name="Dashboard", url="/admin"))
+                  index_view=DashboardView(name="Dashboard", url="/admin"), csp_nonce_generator=csp_nonce)
     admin.add_view(SiteView(Site, db, name="Sites"))
     admin.add_view(DeviceView(Device, db, name="Devices"))
     admin.add_view(PointView(Point, db, name="Points"))
     admin.add_view(ScheduleView(Schedule, db, name="Schedules"))
     admin.add_view(JobRunView(JobRun, db, name="Job runs", endpoint="jobrun"))
     admin.add_view(ReadingView(Reading, db, name="Readings"))
+    admin.add_view(DiscoverView(name="Discover", endpoint="discover"))
     admin.add_view(ApiTokenView())
     admin.add_link(MenuLink(name="Log out", url="/logout"))

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from flask import current_app
 from flask_admin import AdminIndexView, expose
 from sqlalchemy import func
 
 from app.admin.access import LoginRequired
 from app.extensions import db
-from app.models import Device, JobRun, Point, Reading, Site, scheduler_status, utcnow
+from app.models import Device, JobRun, Point, Reading, Site, alive_processes, scheduler_status, utcnow
+from app.queues import queue_depths
 
 
 def dashboard_data() -> dict:
@@ -23,16 +25,21 @@ def dashboard_data() -> dict:
         sites.setdefault(site_name, {"online": 0, "offline": 0, "unknown": 0})[status] = count
     for (site_name,) in db.session.execute(db.select(Site.name)).all():
         sites.setdefault(site_name, {"online": 0, "offline": 0, "unknown": 0})
+    latest = (db.select(JobRun.site_id, func.max(JobRun.id).label("id"))
+              .where(JobRun.actor == "collect_readings", JobRun.status == "succeeded").group_by(JobRun.site_id)
+              .subquery())
+    last_per_site = db.session.execute(db.select(JobRun).join(latest, JobRun.id == latest.c.id)
+                                       .order_by(JobRun.site_id)).scalars().all()
     return {
         "scheduler": scheduler_status(),
+        "workers": alive_processes("worker") + alive_processes("gateway"),
+        "queues": queue_depths(current_app.config["SETTINGS"]),
         "sites": sites,
         "points_polled": db.session.scalar(db.select(func.count(Point.id)).where(Point.polling_enabled.is_(True))),
         "readings_last_hour": db.session.scalar(
             db.select(func.count()).select_from(Reading).where(Reading.ts >= now - timedelta(hours=1))),
         "readings_total": db.session.scalar(db.select(func.count()).select_from(Reading)),
-        "last_collections": db.session.execute(
-            db.select(JobRun).where(JobRun.actor == "collect_readings", JobRun.status == "succeeded")
-            .order_by(JobRun.id.desc()).limit(5)).scalars().all(),
+        "last_collections": last_per_site,
         "failures": db.session.execute(
             db.select(JobRun).where(JobRun.status.in_(("failed", "lost")))
             .order_by(JobRun.id.desc()).limit(10)).scalars().all(),

@@ -1,27 +1,18 @@
-"""Model views: sites, devices, points, schedules, job runs, readings."""
+"""Model views: sites, devices, schedules, readings (points and job runs have modules of their own)."""
 
 from __future__ import annotations
 
 from flask import flash
 from flask_admin.actions import action
-from markupsafe import Markup, escape
 from wtforms.validators import NumberRange, Optional, ValidationError
 
 from app.admin.access import ReadOnlyModelView, SecureModelView
+from app.admin.badges import badge
 from app.admin.jobs import trigger
 from app.cron import CronError, parse_cron
 from app.extensions import db
-from app.models import SITE_TRANSPORTS, Device, Point
+from app.models import SITE_TRANSPORTS, Device
 from workers.catalog import InvalidKwargs, validate_kwargs
-
-STATUS_BADGES = {"online": "success", "offline": "danger", "unknown": "secondary",
-                 "succeeded": "success", "failed": "danger", "running": "primary", "queued": "info",
-                 "skipped": "warning", "lost": "dark"}
-
-
-def badge(_view, _context, model, name):
-    value = getattr(model, name)
-    return Markup(f'<span class="badge badge-{STATUS_BADGES.get(value, "light")}">{escape(value)}</span>')
 
 
 def _check_targets(form, field) -> None:
@@ -103,31 +94,6 @@ class DeviceView(SecureModelView):
         self._set_polling(ids, False)
 
 
-class PointView(SecureModelView):
-    column_list = ("device", "object_type", "object_instance", "name", "units", "polling_enabled",
-                   "last_value", "last_text", "last_read_at", "last_error")
-    column_filters = ("device.site.name", "device.name", "object_type", "name", "polling_enabled")
-    column_searchable_list = ("name", "description")
-    column_default_sort = [("device_id", False), ("object_type", False), ("object_instance", False)]
-    form_columns = ("name", "description", "polling_enabled")
-    can_create = False
-    can_export = True
-
-    def _set_polling(self, ids: list[str], enabled: bool) -> None:
-        db.session.execute(db.update(Point).where(Point.id.in_([int(i) for i in ids]))
-                           .values(polling_enabled=enabled))
-        db.session.commit()
-        flash(f"Polling {'enabled' if enabled else 'disabled'} for {len(ids)} point(s).", "success")
-
-    @action("enable_polling", "Enable polling")
-    def action_enable(self, ids: list[str]) -> None:
-        self._set_polling(ids, True)
-
-    @action("disable_polling", "Disable polling")
-    def action_disable(self, ids: list[str]) -> None:
-        self._set_polling(ids, False)
-
-
 class ScheduleView(SecureModelView):
     column_list = ("name", "kind", "site", "interval_seconds", "cron", "enabled", "last_run_at", "next_run_at")
     column_filters = ("kind", "enabled", "site.name")
@@ -156,15 +122,6 @@ class ScheduleView(SecureModelView):
                 form.cron.errors = [*form.cron.errors, str(error)]
                 return False
         return valid
-
-
-class JobRunView(ReadOnlyModelView):
-    column_list = ("id", "actor", "site", "status", "triggered_by", "triggered_by_detail", "transport",
-                   "enqueued_at", "started_at", "finished_at", "summary", "error")
-    column_filters = ("status", "actor", "site.name", "triggered_by", "transport")
-    column_default_sort = ("id", True)
-    column_formatters = {"status": badge}
-    page_size = 50
 
 
 class ReadingView(ReadOnlyModelView):

@@ -57,9 +57,7 @@ def run_all_in_one(*, host: str, port: int, simulate_devices: int, points: int,
         simulator.start()
     broker = make_broker("")
     app.extensions[LOCAL_BROKER_KEY] = broker
-    worker = WorkerService(app, broker, bind, threads=settings.WORKER_THREADS,
-                           device_instance=settings.BACNET_DEVICE_INSTANCE,
-                           request_timeout=settings.BACNET_REQUEST_TIMEOUT)
+    worker = WorkerService(app, broker, bind)
     scheduler = SchedulerService(app)
     try:
         worker.start()

@@ -49,11 +49,10 @@ def worker(info: ScriptInfo, threads: int | None, queues: tuple[str, ...]) -> No
     if not settings.BROKER_URL:
         raise click.UsageError("the worker needs BROKER_URL (Redis); for a single process use all-in-one")
     require_database(app)
-    broker = make_broker(settings.BROKER_URL, namespace=settings.BROKER_NAMESPACE, queues=queues)
-    service = WorkerService(app, broker, bind, threads=threads or settings.WORKER_THREADS,
-                            device_instance=settings.BACNET_DEVICE_INSTANCE,
-                            request_timeout=settings.BACNET_REQUEST_TIMEOUT, queues=set(queues) or None,
-                            idle_poll_ms=settings.WORKER_IDLE_POLL_MS)
+    broker = make_broker(settings.BROKER_URL, namespace=settings.BROKER_NAMESPACE, queues=queues,
+                         heartbeat_timeout_ms=settings.BROKER_HEARTBEAT_TIMEOUT_MS,
+                         maintenance_chance=settings.BROKER_MAINTENANCE_CHANCE)
+    service = WorkerService(app, broker, bind, threads=threads, queues=set(queues) or None)
     service.start()
     try:
         wait_for_stop()

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from app.models.api_token import ApiToken
 from app.models.device import DEVICE_STATUSES, Device, Point
+from app.models.heartbeat import ProcessHeartbeat, alive_processes, scheduler_status
+from app.models.login_failure import LoginFailure
 from app.models.job_run import FINAL_STATUSES, JOB_STATUSES, TRIGGERS, JobRun
 from app.models.reading import Reading
 from app.models.schedule import SCHEDULE_ACTORS, Schedule
-from app.models.scheduler_heartbeat import SchedulerHeartbeat, scheduler_status
 from app.models.site import SITE_TRANSPORTS, Site
 from app.models.types import UTCDateTime, utcnow
 from app.models.user import ROLES, User
@@ -16,6 +17,7 @@ from app.models.write_audit import WRITE_RESULTS, WriteAudit
 __all__ = [
     "ApiToken",
     "DEVICE_STATUSES", "Device", "Point", "FINAL_STATUSES", "JOB_STATUSES", "TRIGGERS", "JobRun", "Reading",
-    "SCHEDULE_ACTORS", "Schedule", "SchedulerHeartbeat", "scheduler_status", "SITE_TRANSPORTS", "Site",
+    "SCHEDULE_ACTORS", "Schedule", "LoginFailure", "ProcessHeartbeat", "alive_processes", "scheduler_status",
+    "SITE_TRANSPORTS", "Site",
     "UTCDateTime", "utcnow", "ROLES", "User", "WRITE_RESULTS", "WriteAudit",
 ]

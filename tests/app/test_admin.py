@@ -5,7 +5,7 @@ import re
 import pytest
 
 from app.extensions import db
-from app.models import Device, JobRun, Point, Reading, Schedule, SchedulerHeartbeat, Site, utcnow
+from app.models import Device, JobRun, Point, Reading, Schedule, ProcessHeartbeat, Site, utcnow
 from tests.conftest import add_user, build_app
 
 PAGES = ["/admin/", "/admin/site/", "/admin/device/", "/admin/point/", "/admin/schedule/", "/admin/jobrun/",
@@ -143,7 +143,7 @@ def test_session_cookie_flags(app, client):
 
 def test_healthz(app, client):
     with app.app_context():
-        db.session.add(SchedulerHeartbeat(instance="h:1:a", host="h", pid=1, role="leader", lock="file lock"))
+        db.session.add(ProcessHeartbeat(instance="h:1:a", kind="scheduler", host="h", pid=1, role="leader", detail={}))
         db.session.commit()
     response = client.get("/healthz")
     assert response.status_code == 200
@@ -187,6 +187,81 @@ def test_schedule_form_rejects_bad_cron(app, admin_client):
 def test_dashboard_says_whether_a_scheduler_runs(app, admin_client):
     assert "No scheduler is running" in admin_client.get("/admin/").get_data(as_text=True)
     with app.app_context():
-        db.session.add(SchedulerHeartbeat(instance="h:9:a", host="ops-box", pid=9, role="leader", lock="file lock"))
+        db.session.add(ProcessHeartbeat(instance="h:9:a", kind="scheduler", host="ops-box", pid=9,
+                                        role="leader", detail={}))
         db.session.commit()
     assert "leader ops-box (pid 9)" in admin_client.get("/admin/").get_data(as_text=True)
+
+
+def test_dashboard_shows_workers_and_queue_depths(app, admin_client):
+    from app.transport import LOCAL_BROKER_KEY, enqueue
+    from workers.broker import make_broker
+
+    _populate(app)
+    app.extensions[LOCAL_BROKER_KEY] = make_broker("")
+    with app.app_context():
+        site_id = db.session.execute(db.select(Site.id)).scalar_one()
+        enqueue("collect_readings", {"site_id": site_id}, triggered_by="user")
+        enqueue("collect_readings", {"site_id": site_id}, triggered_by="user")
+        db.session.add(ProcessHeartbeat(instance="w:1:a", kind="worker", host="plant-pc", pid=42, role="worker",
+                                        detail={"bacnet": "127.0.0.1/8:47809", "queues": ["bacnet"]}))
+        db.session.commit()
+    html = admin_client.get("/admin/").get_data(as_text=True)
+    assert "plant-pc (42)" in html and "127.0.0.1/8:47809" in html
+    assert "<td>local</td><td>this process</td>\n            <td>2</td>" in html
+
+
+def test_failed_logins_are_throttled_per_user_and_address(app, client):
+    from app.login_throttle import MAX_PER_USER
+
+    add_user(app)
+    for _ in range(MAX_PER_USER):
+        assert client.post("/login", data={"username": "alice", "password": "guess"}).status_code == 401
+    blocked = client.post("/login", data={"username": "alice", "password": "correct-horse"})
+    assert blocked.status_code == 429 and b"Too many failed logins" in blocked.data
+    # Another user from another address is not affected.
+    add_user(app, "bob", password="bob-password")
+    other = app.test_client()
+    response = other.post("/login", data={"username": "bob", "password": "bob-password"},
+                          environ_base={"REMOTE_ADDR": "127.0.0.9"})
+    assert response.status_code == 302
+
+
+def test_address_limit_covers_many_user_names(app, client):
+    from app.login_throttle import MAX_PER_ADDRESS
+
+    add_user(app)
+    for i in range(MAX_PER_ADDRESS):
+        client.post("/login", data={"username": f"user{i}", "password": "guess"})
+    assert client.post("/login", data={"username": "alice", "password": "correct-horse"}).status_code == 429
+
+
+def test_success_clears_the_users_failures(app, client):
+    add_user(app)
+    for _ in range(3):
+        client.post("/login", data={"username": "alice", "password": "guess"})
+    assert client.post("/login", data={"username": "alice", "password": "correct-horse"}).status_code == 302
+    with app.app_context():
+        from app.models import LoginFailure
+
+        assert db.session.scalar(db.select(db.func.count()).select_from(LoginFailure)) == 0
+
+
+def test_security_headers_and_secure_cookie_over_https(app, client):
+    add_user(app)
+    plain = client.get("/login")
+    assert plain.headers["X-Frame-Options"] == "DENY" and plain.headers["X-Content-Type-Options"] == "nosniff"
+    over_https = client.post("/login", data={"username": "alice", "password": "correct-horse"},
+                             base_url="https://localhost")
+    assert "Secure" in over_https.headers["Set-Cookie"]
+    other = app.test_client()
+    over_http = other.post("/login", data={"username": "alice", "password": "correct-horse"})
+    assert "Secure" not in over_http.headers["Set-Cookie"]
+
+
+def test_content_security_policy_has_no_unsafe_inline_script(admin_client):
+    for url in ("/login", "/admin/", "/admin/site/"):
+        policy = admin_client.get(url).headers["Content-Security-Policy"]
+        script = next(part for part in policy.split(";") if part.strip().startswith("script-src"))
+        assert "'unsafe-inline'" not in script and "'self'" in script
+        assert "frame-ancestors 'none'" in policy and "object-src 'none'" in policy

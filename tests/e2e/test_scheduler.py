@@ -36,7 +36,7 @@ def _slots(url: str) -> list[tuple[datetime, str, str]]:
 def _leader(url: str) -> int | None:
     engine = create_engine(url.replace("postgresql://", "postgresql+psycopg2://", 1))
     with engine.connect() as connection:
-        row = connection.execute(text("SELECT pid FROM scheduler_heartbeat WHERE role = 'leader' "
+        row = connection.execute(text("SELECT pid FROM process_heartbeat WHERE kind = 'scheduler' AND role = 'leader' "
                                       "ORDER BY heartbeat_at DESC LIMIT 1")).first()
     engine.dispose()
     return row[0] if row else None

@@ -5,7 +5,7 @@ import time
 import pytest
 
 from app.extensions import db
-from app.models import JobRun, Schedule, SchedulerHeartbeat, Site, scheduler_status
+from app.models import JobRun, Schedule, ProcessHeartbeat, Site, scheduler_status
 from app.transport import LOCAL_BROKER_KEY
 from scheduler.service import SchedulerService
 from scheduler.triggers import ScheduleError, job_id, trigger_for
@@ -57,7 +57,7 @@ def test_only_one_leads_and_the_standby_takes_over(scheduler_app):
     ids = [run.message_id for run in runs if run.status != "skipped"]
     assert len(ids) == len(set(ids))  # never two messages for one slot
     with app.app_context():
-        assert db.session.scalar(db.select(db.func.count()).select_from(SchedulerHeartbeat)) == 0
+        assert db.session.scalar(db.select(db.func.count()).select_from(ProcessHeartbeat)) == 0
 
 
 def test_edits_apply_without_restart(scheduler_app):

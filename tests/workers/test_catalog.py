@@ -35,8 +35,8 @@ def test_bad_kwargs_name_the_field(actor, kwargs, fragment):
 
 
 def test_unknown_actor_lists_the_known_ones():
-    with pytest.raises(UnknownActor, match="known actors: collect_readings, discover_devices, ping, refresh_points, "
-                                           "write_point"):
+    with pytest.raises(UnknownActor, match="known actors: collect_readings, discover_devices, ping, read_point, "
+                                           "refresh_points, write_point"):
         validate_kwargs("reboot_everything", {})
 
 

@@ -76,3 +76,19 @@ def test_device_failure_is_audited_as_failed(app, simulator, local_worker):
     job = _write(app, site_id=site_id, point_id=setpoint, priority=10, value=15.0)
     assert job.status == "failed" and "no answer" in job.error
     assert _audits(app)[-1][5] == "failed"
+
+
+def test_read_point_shows_value_and_priority_array(app, simulator, local_worker):
+    site_id, setpoint, sensor = _setup(app, simulator, writes_allowed=True)
+    _write(app, site_id=site_id, point_id=setpoint, priority=11, value=14.5)
+    with app.app_context():
+        job_id = enqueue("read_point", {"site_id": site_id, "point_id": setpoint}, triggered_by="user").id
+    job = wait_for_job(app, job_id)
+    assert job.status == "succeeded", job.error
+    assert job.summary["present_value"] == "14.5"
+    assert job.summary["priority_array"][10] == "14.5"
+    assert [slot for i, slot in enumerate(job.summary["priority_array"]) if i != 10] == [None] * 15
+    with app.app_context():
+        job_id = enqueue("read_point", {"site_id": site_id, "point_id": sensor}, triggered_by="user").id
+    job = wait_for_job(app, job_id)
+    assert job.status == "succeeded" and "priority_array" not in job.summary

@@ -5,6 +5,7 @@ from __future__ import annotations
 from workers.actors.collect import collect_readings
 from workers.actors.discover import discover_devices
 from workers.actors.ping import ping
+from workers.actors.read_point import read_point
 from workers.actors.refresh import refresh_points
 from workers.actors.write import write_point
 
@@ -15,4 +16,5 @@ IMPLEMENTATIONS = {
     "collect_readings": collect_readings,
     "write_point": write_point,
     "ping": ping,
+    "read_point": read_point,
 }

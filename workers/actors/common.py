@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from app.extensions import db
 from app.models import Device, Site
-from bacnet.types import DeviceTarget
+from bacnet.types import DeviceTarget, Value
 
 
 class JobError(Exception):
@@ -34,3 +34,12 @@ def site_devices(site: Site, device_ids: list[int] | None) -> list[Device]:
 def target_of(device: Device) -> DeviceTarget:
     return DeviceTarget(address=device.address, device_instance=device.device_instance,
                         max_apdu=device.max_apdu or 480, segmentation=device.segmentation or "no-segmentation")
+
+
+def value_text(value: Value | None) -> str | None:
+    """A value as audit and summary text: `15`, `1 (active)`, `text`, or None."""
+    if value is None:
+        return None
+    if value.text is not None and value.number is not None:
+        return f"{value.number:g} ({value.text})"
+    return value.text if value.number is None else f"{value.number:g}"

@@ -5,18 +5,9 @@ from __future__ import annotations
 from app.extensions import db
 from app.models import Point, Site
 from app.write_policy import WriteRefused, audit, check_write
-from bacnet.types import Value
-from workers.actors.common import JobError, load_site, target_of
+from workers.actors.common import JobError, load_site, target_of, value_text
 from workers.context import WorkerContext
 from workers.middleware import current_message_id
-
-
-def _text(value: Value | None) -> str | None:
-    if value is None:
-        return None
-    if value.text is not None and value.number is not None:
-        return f"{value.number:g} ({value.text})"
-    return value.text if value.number is None else f"{value.number:g}"
 
 
 def write_point(context: WorkerContext, *, site_id: int, point_id: int, priority: int,
@@ -39,7 +30,7 @@ def write_point(context: WorkerContext, *, site_id: int, point_id: int, priority
                                    value, priority, allow_critical=True)
     audit(point=point, requested_by=requested_by, priority=priority, value=value,
           result="succeeded" if outcome.ok else "failed", error=outcome.error,
-          old_value=_text(outcome.old_value), new_value=_text(outcome.new_value), message_id=message_id)
+          old_value=value_text(outcome.old_value), new_value=value_text(outcome.new_value), message_id=message_id)
     if outcome.ok and outcome.new_value is not None:
         point.last_value = outcome.new_value.number
         point.last_text = outcome.new_value.text
@@ -47,7 +38,7 @@ def write_point(context: WorkerContext, *, site_id: int, point_id: int, priority
     if not outcome.ok:
         raise JobError(f"write failed: {outcome.error}")
     return {
-        "old_value": _text(outcome.old_value),
-        "new_value": _text(outcome.new_value),
-        "priority_array": [_text(slot) for slot in outcome.priority_array],
+        "old_value": value_text(outcome.old_value),
+        "new_value": value_text(outcome.new_value),
+        "priority_array": [value_text(slot) for slot in outcome.priority_array],
     }

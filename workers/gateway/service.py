@@ -41,13 +41,12 @@ class GatewayService:
         self.settings = settings
         self.in_process_queue = not settings.GATEWAY_BROKER_URL
         namespace = f"{settings.BROKER_NAMESPACE}-gateway"
-        self.broker = make_broker(settings.GATEWAY_BROKER_URL, namespace=namespace)
+        self.broker = make_broker(settings.GATEWAY_BROKER_URL, namespace=namespace,
+                                  heartbeat_timeout_ms=settings.BROKER_HEARTBEAT_TIMEOUT_MS,
+                                  maintenance_chance=settings.BROKER_MAINTENANCE_CHANCE)
         bind = settings.require_bind_address()
         self.identity = GatewayIdentity.for_port(port)
-        self.worker = WorkerService(core, self.broker, bind, threads=settings.WORKER_THREADS,
-                                    device_instance=settings.BACNET_DEVICE_INSTANCE,
-                                    request_timeout=settings.BACNET_REQUEST_TIMEOUT,
-                                    idle_poll_ms=settings.WORKER_IDLE_POLL_MS)
+        self.worker = WorkerService(core, self.broker, bind, kind="gateway")
         self.state = GatewayState(core=core, secret=settings.require_gateway_secret(), identity=self.identity,
                                   broker=self.broker, bind=str(bind), version=_version(),
                                   queue_depth=lambda: queue_depth_of(self.broker, namespace))
