@@ -9,9 +9,9 @@ from wtforms.validators import NumberRange, Optional, ValidationError
 from app.admin.access import ReadOnlyModelView, SecureModelView
 from app.admin.badges import badge
 from app.admin.jobs import trigger
-from app.cron import CronError, parse_cron
 from app.extensions import db
 from app.models import SITE_TRANSPORTS, Device
+from app.schedule_rules import schedule_problem
 from workers.catalog import InvalidKwargs, validate_kwargs
 
 
@@ -110,17 +110,11 @@ class ScheduleView(SecureModelView):
         valid = super().validate_form(form)
         if not hasattr(form, "cron"):
             return valid  # the delete form
-        cron = (form.cron.data or "").strip()
-        if not form.interval_seconds.data and not cron:
-            form.interval_seconds.errors = [*form.interval_seconds.errors,
-                                            "give an interval in seconds or a cron expression"]
+        problem = schedule_problem(form.interval_seconds.data, form.cron.data, form.jitter_seconds.data)
+        if problem is not None:
+            field = getattr(form, problem[0])
+            field.errors = [*field.errors, problem[1]]
             return False
-        if cron and not form.interval_seconds.data:
-            try:
-                parse_cron(cron)
-            except CronError as error:
-                form.cron.errors = [*form.cron.errors, str(error)]
-                return False
         return valid
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from flask import Flask, Response
 from werkzeug.exceptions import HTTPException
 
-from app.api import devices, jobs, openapi, points, sites  # noqa: F401 - the modules register the endpoints
+from app.api import devices, jobs, openapi, points, schedules, sites  # noqa: F401 - the modules register the endpoints
 from app.api.auth import authenticate
 from app.api.blueprint import bp
 from app.api.errors import ApiError, api_error, ensure_json_error, http_error, reject_unrouted, unexpected_error

@@ -17,7 +17,8 @@ from flask import Response, jsonify
 from app.api.blueprint import API_PREFIX, bp
 from app.api.pagination import DEFAULT_PER_PAGE, MAX_PAGE, MAX_PER_PAGE
 from app.api.params import MAX_BODY_BYTES, MAX_ID
-from app.models import DEVICE_STATUSES, JOB_STATUSES, TRIGGERS
+from app.models import DEVICE_STATUSES, JOB_STATUSES, SCHEDULE_ACTORS, TRIGGERS
+from app.schedule_rules import MAX_INTERVAL_SECONDS, MAX_JITTER_SECONDS
 from workers.catalog import CATALOG
 
 #: Version of this API description (the API itself is v1; this moves when the document changes).
@@ -120,6 +121,28 @@ def _schemas() -> dict[str, Any]:
             "enqueued_at": _TIME, "accepted_at": _NULL_TIME, "started_at": _NULL_TIME, "finished_at": _NULL_TIME,
             "duration_seconds": _nullable("number"), "summary": _nullable("object"), "error": _STR,
         }),
+        "Schedule": _object({
+            "id": _ID, "name": _STR, "kind": {"type": "string", "enum": list(SCHEDULE_ACTORS)}, "site_id": _ID,
+            "device_ids": {"type": ["array", "null"], "items": _ID, "description": "null: the whole site."},
+            "interval_seconds": _nullable("integer", minimum=1, maximum=MAX_INTERVAL_SECONDS),
+            "cron": {"type": "string", "description": "Five fields in UTC (used when interval_seconds is null)."},
+            "jitter_seconds": {"type": "integer", "minimum": 0, "maximum": MAX_JITTER_SECONDS},
+            "enabled": _BOOL, "last_run_at": _NULL_TIME, "next_run_at": _NULL_TIME,
+        }),
+        "ScheduleInput": {
+            "type": "object", "additionalProperties": False,
+            "description": "POST needs name, kind and site_id; PATCH takes any subset. Exactly one of "
+                           "interval_seconds and cron; an invalid cron is a 422 saying why.",
+            "properties": {
+                "name": {"type": "string", "minLength": 1, "maxLength": 120},
+                "kind": {"type": "string", "enum": list(SCHEDULE_ACTORS)}, "site_id": _ID,
+                "device_ids": {"type": ["array", "null"], "items": _ID},
+                "interval_seconds": _nullable("integer", minimum=1, maximum=MAX_INTERVAL_SECONDS),
+                "cron": _nullable("string"), "jitter_seconds": {"type": "integer", "minimum": 0},
+                "enabled": _BOOL,
+            },
+        },
+        "ScheduleList": _list_of("Schedule", "Schedules by id."),
         "SiteList": _list_of("Site", "Sites by id."),
         "DeviceList": _list_of("Device", "Devices by id."),
         "PointList": _list_of("Point", "Points by id."),
@@ -171,6 +194,15 @@ _FILTER_ID = {"type": "integer", "minimum": 1, "maximum": MAX_ID}
 
 def _json(schema: str, description: str) -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"schema": _ref(schema)}}}
+
+
+def _write(summary: str, status: str, schema: str, description: str) -> dict[str, Any]:
+    return {"summary": summary,
+            "requestBody": {"required": True, "content": {"application/json": {"schema": _ref("ScheduleInput")}}},
+            "responses": {status: _json(schema, description),
+                          **_errors("BadRequest", "Unauthorized", "Forbidden"),
+                          "422": _error("The schedule is not valid (code invalid_schedule); the message names the "
+                                        "field and the reason, e.g. a cron expression that does not parse.")}}
 
 
 def _errors(*names: str) -> dict[str, Any]:
@@ -233,6 +265,18 @@ def _paths() -> dict[str, Any]:
             },
         },
         "/jobs/{job_id}": _get("One job", "Job", [_path_id("job_id")], "NotFound"),
+        "/schedules": {
+            **_get("List schedules", "ScheduleList", [_query("site_id", _FILTER_ID, "Only this site's."), *PAGE]),
+            "post": _write("Create a schedule (admin role)", "201", "Schedule", "Created"),
+        },
+        "/schedules/{schedule_id}": {
+            **_get("One schedule", "Schedule", [_path_id("schedule_id")], "NotFound"),
+            "patch": {**_write("Change a schedule (admin role)", "200", "Schedule", "Changed"),
+                      "parameters": [_path_id("schedule_id")]},
+            "delete": {"summary": "Delete a schedule (admin role)", "parameters": [_path_id("schedule_id")],
+                       "responses": {"204": {"description": "Deleted"},
+                                     **_errors("BadRequest", "Unauthorized", "Forbidden", "NotFound")}},
+        },
         "/openapi.json": {"get": {"summary": "This document", "security": [],
                                   "responses": {"200": {"description": "OpenAPI 3.1",
                                                         "content": {"application/json": {"schema": {

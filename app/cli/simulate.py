@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import signal
+
 import click
 
 from app.cli.logs import setup_logging
@@ -38,7 +40,19 @@ def simulate(devices: int, points: int, base_address: str, first_instance: int, 
     simulator.start()
     for device in simulator.devices:
         click.echo(f"device {device.instance:>7}  {device.address:<18} {device.name:<10} {device.point_count} points")
-    click.echo(f"simulating {devices} devices; Ctrl-C to stop", err=True)
+
+    def set_answering(answering: bool) -> None:
+        for device in simulator.devices:
+            device.set_answering(answering)
+        click.echo(f"devices {'answer again' if answering else 'stopped answering'}", err=True)
+
+    # On demand, for tests of offline handling: SIGUSR1 = the devices go silent (like a
+    # controller that lost power), SIGUSR2 = they answer again.
+    if hasattr(signal, "SIGUSR1"):
+        signal.signal(signal.SIGUSR1, lambda *_: set_answering(False))
+        signal.signal(signal.SIGUSR2, lambda *_: set_answering(True))
+    click.echo(f"simulating {devices} devices; Ctrl-C to stop (SIGUSR1: go silent, SIGUSR2: answer again)",
+               err=True)
     try:
         wait_for_stop()
     finally:

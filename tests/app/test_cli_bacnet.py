@@ -109,3 +109,27 @@ def test_scan_a_range_and_a_broadcast(tmp_path, simulator, bind, loopback_block)
     assert {d["device_instance"] for d in json.loads(heard.stdout)} >= {2001, 2002, 2003}
     absurd = run(["bacnet", "scan", "--bind", bind, "--range", "127.0.0.0/8"], env)
     assert absurd.returncode == 2 and "65536" in absurd.stderr
+
+
+def test_simulated_devices_go_silent_and_come_back_on_signal(tmp_path, loopback_block):
+    import signal
+
+    from tests.processes import Process
+
+    env = base_env(tmp_path)
+    base = f"127.0.{loopback_block}"
+    sim = Process("simulate", ["simulate", "--devices", "1", "--points", "3", "--base-address", f"{base}.40"],
+                  env, tmp_path)
+    read = ["bacnet", "read", "--bind", f"{base}.1/8:47809", "--device", f"{base}.40", "AI:1", "--timeout", "0.5"]
+    try:
+        sim.wait_for("simulating 1 devices")
+        assert run(read, env).returncode == 0
+        sim.popen.send_signal(signal.SIGUSR1)
+        sim.wait_for("stopped answering")
+        silent = run(read, env)
+        assert silent.returncode == 1 and "no BACnet device answered" in silent.stderr
+        sim.popen.send_signal(signal.SIGUSR2)
+        sim.wait_for("answer again")
+        assert run(read, env).returncode == 0
+    finally:
+        assert sim.stop() == 0

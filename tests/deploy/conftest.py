@@ -1,3 +1,1 @@
-"""Fixtures of the deployment tests: a fresh PostgreSQL database per process-level test."""
-
-from tests.e2e.conftest import fresh_pg_database  # noqa: F401  (re-exported fixture)
+"""Fixtures of the deployment tests: fresh_pg_database comes from tests/conftest.py."""
