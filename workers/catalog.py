@@ -74,6 +74,19 @@ def _check_address(text: str) -> str:
     return text
 
 
+def check_device_address(text: str) -> str:
+    """One device's address (IPv4[:port] or network:MAC), stripped; ValueError saying why not."""
+    text = (text or "").strip()
+    if not text or "/" in text or "-" in text or text.lower() in ("broadcast", "local-broadcast"):
+        raise ValueError(f"{text!r} is not a device address: use IPv4[:port] such as 192.0.2.20 or "
+                         "192.0.2.20:47809, or network:MAC such as 2001:12")
+    try:
+        return _check_address(text)
+    except ValueError:
+        raise ValueError(f"{text!r} is not a device address: use IPv4[:port] such as 192.0.2.20 or "
+                         "192.0.2.20:47809, or network:MAC such as 2001:12") from None
+
+
 def _range_size(text: str) -> int:
     body, sep, port = text.rpartition(":")
     if not sep:

@@ -13,6 +13,18 @@ from flask_login import current_user
 from app.admin.converters import UTCFilterConverter, UTCModelConverter
 
 
+#: Highest list page and page size the admin accepts (more than any table here will have).
+MAX_PAGE = 100_000
+MAX_PAGE_SIZE = 1000
+#: Largest id a row can have (PostgreSQL integer).
+MAX_ID = 2**31 - 1
+
+
+def id_arg(raw: str) -> int | None:
+    """An id from a query string, or None if it cannot be the id of any row."""
+    return int(raw) if raw.isdigit() and 1 <= int(raw) <= MAX_ID else None
+
+
 def is_admin() -> bool:
     return bool(current_user.is_authenticated and current_user.is_admin)
 
@@ -54,6 +66,14 @@ class SecureModelView(LoginRequired, ModelView):
 
     def is_action_allowed(self, name: str) -> bool:
         return is_admin() and super().is_action_allowed(name)
+
+    def _get_list_extra_args(self):
+        # Flask-Admin turns ?page= into an OFFSET as is: an absurd page number would reach the
+        # database as an integer it cannot hold (a 500). Pages beyond any real table are clamped.
+        args = super()._get_list_extra_args()
+        args.page = max(0, min(args.page or 0, MAX_PAGE))
+        args.page_size = max(0, min(args.page_size or 0, MAX_PAGE_SIZE))
+        return args
 
 
 class ReadOnlyModelView(SecureModelView):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import abort, flash, redirect, request, url_for
 from flask_admin import BaseView, expose
 
-from app.admin.access import LoginRequired, is_admin
+from app.admin.access import LoginRequired, id_arg, is_admin
 from app.admin.jobs import trigger
 from app.extensions import db
 from app.models import Device, JobRun, Site
@@ -73,10 +73,10 @@ class DiscoverView(LoginRequired, BaseView):
 
     @expose("/job/")
     def job(self):
-        raw = request.args.get("id", "")
-        if not raw.isdigit():
-            abort(400, "id must be a number")
-        run = db.session.get(JobRun, int(raw))
+        job_id = id_arg(request.args.get("id", ""))
+        if job_id is None:
+            abort(400, "id must be the id of a job")
+        run = db.session.get(JobRun, job_id)
         if run is None or run.actor != "discover_devices":
             flash("No such discovery job.", "error")
             return redirect(url_for(".index"))

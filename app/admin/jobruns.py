@@ -7,7 +7,7 @@ from flask_admin import expose
 from flask_admin.actions import action
 from markupsafe import Markup, escape
 
-from app.admin.access import ReadOnlyModelView
+from app.admin.access import ReadOnlyModelView, id_arg
 from app.admin.badges import badge
 from app.admin.jobs import trigger
 from app.extensions import db
@@ -34,10 +34,10 @@ class JobRunView(ReadOnlyModelView):
 
     @expose("/status.json")
     def status_json(self):
-        raw = request.args.get("id", "")
-        if not raw.isdigit():
-            abort(400, "id must be a number")
-        run = db.session.get(JobRun, int(raw)) or abort(404)
+        job_id = id_arg(request.args.get("id", ""))
+        if job_id is None:
+            abort(400, "id must be the id of a job")
+        run = db.session.get(JobRun, job_id) or abort(404)
         return jsonify({"id": run.id, "actor": run.actor, "status": run.status, "summary": run.summary,
                         "error": run.error, "finished": run.finished_at is not None})
 

@@ -7,7 +7,7 @@ from flask_admin import expose
 from flask_admin.actions import action
 from flask_login import current_user
 
-from app.admin.access import SecureModelView, is_admin
+from app.admin.access import SecureModelView, id_arg, is_admin
 from app.admin.jobs import trigger
 from app.admin.point_import import MAX_BYTES, ImportFileError, import_points
 from app.admin.trend import trend
@@ -18,10 +18,10 @@ from app.write_policy import WriteRefused, audit, check_write
 
 
 def _int_arg(name: str) -> int:
-    raw = request.values.get(name, "")
-    if not raw.isdigit():
-        abort(400, f"{name} must be a number")
-    return int(raw)
+    value = id_arg(request.values.get(name, ""))
+    if value is None:
+        abort(400, f"{name} must be the id of a point")
+    return value
 
 
 class PointView(SecureModelView):

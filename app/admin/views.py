@@ -12,7 +12,7 @@ from app.admin.jobs import trigger
 from app.extensions import db
 from app.models import SITE_TRANSPORTS, Device
 from app.schedule_rules import schedule_problem
-from workers.catalog import InvalidKwargs, validate_kwargs
+from workers.catalog import InvalidKwargs, check_device_address, validate_kwargs
 
 
 def _check_targets(form, field) -> None:
@@ -21,6 +21,13 @@ def _check_targets(form, field) -> None:
         validate_kwargs("discover_devices", {"site_id": 1, "targets": targets})
     except InvalidKwargs as error:
         raise ValidationError(str(error).split(": ", 2)[-1]) from None
+
+
+def _check_device_address(form, field) -> None:
+    try:
+        field.data = check_device_address(field.data)
+    except ValueError as error:
+        raise ValidationError(str(error)) from None
 
 
 class SiteView(SecureModelView):
@@ -59,7 +66,9 @@ class DeviceView(SecureModelView):
     column_default_sort = ("device_instance", False)
     column_formatters = {"status": badge}
     form_columns = ("site", "device_instance", "address", "name", "polling_enabled")
-    form_args = {"device_instance": {"validators": [NumberRange(0, 4194302)]}}
+    form_args = {"device_instance": {"validators": [NumberRange(0, 4194302)]},
+                 "address": {"validators": [_check_device_address],
+                             "description": "192.0.2.20, 192.0.2.20:47809, or network:MAC behind a router (2001:12)"}}
 
     def _by_site(self, ids: list[str]) -> dict[int, list[int]]:
         grouped: dict[int, list[int]] = {}
