@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ipaddress
+
 import click
 from flask import Flask
 from flask.cli import ScriptInfo, pass_script_info
@@ -76,6 +78,19 @@ def scheduler_command(info: ScriptInfo) -> None:
         service.stop()
 
 
+def exposure_warning(host: str) -> str | None:
+    """What to say when the gateway listens beyond this machine (None on loopback)."""
+    if host == "localhost":
+        return None
+    try:
+        if ipaddress.ip_address(host).is_loopback:
+            return None
+    except ValueError:
+        pass  # a host name: say it, to be safe
+    return (f"warning: the gateway listens on {host}, reachable from other hosts: allow only the Docker "
+            "subnet to its port in the firewall (the requests are signed, but exposure is still exposure)")
+
+
 @click.command("gateway")
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="Address to listen on (the Docker host address or 0.0.0.0 to reach it from containers).")
@@ -89,9 +104,9 @@ def gateway(info: ScriptInfo, host: str, port: int) -> None:
     settings.require_gateway_secret()
     settings.require_bind_address()
     require_database(app)
-    if host not in ("127.0.0.1", "localhost", "::1"):
-        click.echo(f"warning: the gateway listens on {host}, reachable from other hosts: allow only the "
-                   "Docker subnet in the firewall", err=True)
+    warning = exposure_warning(host)
+    if warning:
+        click.echo(warning, err=True)
     service = GatewayService(app, settings, port=port)
     service.start()
     try:

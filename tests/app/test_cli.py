@@ -65,3 +65,15 @@ def test_create_user_from_stdin_and_refuse_short_passwords(tmp_path):
 def test_simulate_rejects_bad_options(tmp_path, args, fragment):
     result = run(args, base_env(tmp_path))
     assert result.returncode == 2 and fragment in result.stderr
+
+
+@pytest.mark.parametrize("host, warns", [("127.0.0.1", False), ("127.0.0.2", False), ("::1", False),
+                                         ("localhost", False), ("0.0.0.0", True), ("192.0.2.5", True),
+                                         ("gateway.example", True)])
+def test_gateway_says_when_it_listens_beyond_loopback(host, warns):
+    from app.cli.serve import exposure_warning
+
+    warning = exposure_warning(host)
+    assert (warning is not None) == warns
+    if warns:
+        assert host in warning and "firewall" in warning
