@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from flask import abort, flash, jsonify, redirect, request, url_for
 from flask_admin import expose
-from flask_admin.actions import action
 from flask_login import current_user
 
 from app.admin.access import SecureModelView, id_arg, is_admin
 from app.admin.jobs import trigger
+from app.admin.polling import PollingActions
 from app.admin.point_import import MAX_BYTES, ImportFileError, import_points
 from app.admin.trend import trend
 from app.extensions import db
@@ -24,7 +24,8 @@ def _int_arg(name: str) -> int:
     return value
 
 
-class PointView(SecureModelView):
+class PointView(PollingActions, SecureModelView):
+    noun = "point"
     column_list = ("device", "object_type", "object_instance", "name", "units", "polling_enabled",
                    "last_value", "last_text", "last_read_at", "last_error")
     column_filters = ("device.site.name", "device.name", "object_type", "name", "polling_enabled")
@@ -35,22 +36,6 @@ class PointView(SecureModelView):
     can_export = True
     details_template = "admin/point/details.html"
     list_template = "admin/point/list.html"
-
-    # -- bulk actions -----------------------------------------------------------------------------
-
-    def _set_polling(self, ids: list[str], enabled: bool) -> None:
-        db.session.execute(db.update(Point).where(Point.id.in_([int(i) for i in ids]))
-                           .values(polling_enabled=enabled))
-        db.session.commit()
-        flash(f"Polling {'enabled' if enabled else 'disabled'} for {len(ids)} point(s).", "success")
-
-    @action("enable_polling", "Enable polling")
-    def action_enable(self, ids: list[str]) -> None:
-        self._set_polling(ids, True)
-
-    @action("disable_polling", "Disable polling")
-    def action_disable(self, ids: list[str]) -> None:
-        self._set_polling(ids, False)
 
     # -- CSV selection -----------------------------------------------------------------------------
 

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from flask import flash
 from flask_admin.actions import action
 from wtforms.validators import NumberRange, Optional, ValidationError
 
 from app.admin.access import ReadOnlyModelView, SecureModelView
 from app.admin.badges import badge
 from app.admin.jobs import trigger
+from app.admin.polling import PollingActions
 from app.extensions import db
 from app.models import SITE_TRANSPORTS, Device
 from app.schedule_rules import schedule_problem
@@ -58,7 +58,8 @@ class SiteView(SecureModelView):
             trigger("refresh_points", {"site_id": int(site_id)}, f"Point refresh of site {site_id}")
 
 
-class DeviceView(SecureModelView):
+class DeviceView(PollingActions, SecureModelView):
+    noun = "device"
     column_list = ("site", "device_instance", "name", "address", "status", "last_seen", "vendor_name",
                    "model_name", "polling_enabled", "last_error")
     column_filters = ("site.name", "status", "polling_enabled", "vendor_name")
@@ -87,20 +88,6 @@ class DeviceView(SecureModelView):
         for site_id, device_ids in self._by_site(ids).items():
             trigger("refresh_points", {"site_id": site_id, "device_ids": device_ids},
                     f"Point refresh of {len(device_ids)} device(s)")
-
-    def _set_polling(self, ids: list[str], enabled: bool) -> None:
-        db.session.execute(db.update(Device).where(Device.id.in_([int(i) for i in ids]))
-                           .values(polling_enabled=enabled))
-        db.session.commit()
-        flash(f"Polling {'enabled' if enabled else 'disabled'} for {len(ids)} device(s).", "success")
-
-    @action("enable_polling", "Enable polling")
-    def action_enable(self, ids: list[str]) -> None:
-        self._set_polling(ids, True)
-
-    @action("disable_polling", "Disable polling")
-    def action_disable(self, ids: list[str]) -> None:
-        self._set_polling(ids, False)
 
 
 class ScheduleView(SecureModelView):

@@ -190,3 +190,15 @@ def test_discover_page_starts_a_job_and_shows_it(app, admin_client, plant):
         assert run.kwargs == {"site_id": plant["site"], "ranges": ["127.0.0.10-127.0.0.20"], "refresh_points": True}
     page = admin_client.get(response.headers["Location"]).get_data(as_text=True)
     assert "Status: <strong id=\"job-status\">queued</strong>" in page and "discover.js" in page
+
+
+def test_bulk_polling_actions_on_devices_and_points(app, admin_client, plant):
+    response = admin_client.post("/admin/device/action/", follow_redirects=True,
+                                 data={"action": "disable_polling", "rowid": [str(plant["device"])]})
+    assert b"Polling disabled for 1 device(s)." in response.data
+    response = admin_client.post("/admin/point/action/", follow_redirects=True,
+                                 data={"action": "enable_polling", "rowid": [str(plant["setpoint"])]})
+    assert b"Polling enabled for 1 point(s)." in response.data
+    with app.app_context():
+        assert db.session.get(Device, plant["device"]).polling_enabled is False
+        assert db.session.get(Point, plant["setpoint"]).polling_enabled is True
