@@ -9,12 +9,16 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 #: Default queue of the BACnet actors (a site may name its own, e.g. one per building).
 DEFAULT_QUEUE = "bacnet"
+#: Largest database id (PostgreSQL integer): larger ones are refused here, not by the database.
+MAX_ROW_ID = 2**31 - 1
+#: A database id in kwargs.
+RowId = Annotated[int, Field(ge=1, le=MAX_ROW_ID)]
 #: Highest valid BACnet device instance.
 MAX_INSTANCE = 4194303
 
@@ -161,13 +165,13 @@ class _Kwargs(BaseModel):
 
 
 class SiteKwargs(_Kwargs):
-    site_id: int = Field(ge=1)
+    site_id: int = Field(ge=1, le=MAX_ROW_ID)
     #: Optional subset of devices (database ids); None means every device of the site.
-    device_ids: list[int] | None = Field(default=None, max_length=10000)
+    device_ids: list[RowId] | None = Field(default=None, max_length=10000)
 
 
 class DiscoverKwargs(_Kwargs):
-    site_id: int = Field(ge=1)
+    site_id: int = Field(ge=1, le=MAX_ROW_ID)
     #: What to Who-Is: addresses (directed), CIDR blocks and A-B ranges (swept), ``broadcast`` /
     #: ``local-broadcast``. When targets, ranges and broadcast are all left out, the site's
     #: discovery targets are used.
@@ -215,17 +219,17 @@ class DiscoverKwargs(_Kwargs):
 
 class PingKwargs(_Kwargs):
     #: Route the ping like this site's jobs (its transport and queue); None: the global transport.
-    site_id: int | None = Field(default=None, ge=1)
+    site_id: int | None = Field(default=None, ge=1, le=MAX_ROW_ID)
 
 
 class PointKwargs(_Kwargs):
-    site_id: int = Field(ge=1)
-    point_id: int = Field(ge=1)
+    site_id: int = Field(ge=1, le=MAX_ROW_ID)
+    point_id: int = Field(ge=1, le=MAX_ROW_ID)
 
 
 class WriteKwargs(_Kwargs):
-    site_id: int = Field(ge=1)
-    point_id: int = Field(ge=1)
+    site_id: int = Field(ge=1, le=MAX_ROW_ID)
+    point_id: int = Field(ge=1, le=MAX_ROW_ID)
     priority: int = Field(ge=1, le=16)
     #: The value to command; None (JSON null) relinquishes the priority.
     value: float | str | None = None
