@@ -122,6 +122,12 @@ class Settings(BaseSettings):
     WORKER_THREADS: int = Field(default=4, ge=1, le=64)
     #: Longest pause (ms) of an idle worker between polls of its queue: the pick-up latency bound.
     WORKER_IDLE_POLL_MS: int = Field(default=50, ge=5, le=5000)
+    #: How long (ms) a worker may be silent towards Redis before its unacknowledged messages are
+    #: delivered again (a worker killed mid-job: its job is redone after about this long).
+    BROKER_HEARTBEAT_TIMEOUT_MS: int = Field(default=60_000, ge=1000, le=3_600_000)
+    #: Out of a million broker commands, how many also look for dead workers' messages (Dramatiq's
+    #: queue maintenance). Higher: redelivery sooner after the heartbeat timeout, more Redis work.
+    BROKER_MAINTENANCE_CHANCE: int = Field(default=1000, ge=0, le=1_000_000)
     #: Folder for the SQLite database, the generated secret key and the scheduler lock.
     #: Empty means Flask's instance folder (``instance/`` next to the source tree).
     INSTANCE_DIR: str = ""

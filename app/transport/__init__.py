@@ -44,7 +44,9 @@ def transport_for(kind: str, settings: Settings, site: Site | None = None) -> Tr
     if kind == "local":
         return LocalTransport(current_app.extensions.get(LOCAL_BROKER_KEY))
     if kind == "redis":
-        return RedisTransport(settings.BROKER_URL, settings.BROKER_NAMESPACE)
+        return RedisTransport(settings.BROKER_URL, settings.BROKER_NAMESPACE,
+                              heartbeat_timeout_ms=settings.BROKER_HEARTBEAT_TIMEOUT_MS,
+                              maintenance_chance=settings.BROKER_MAINTENANCE_CHANCE)
     if kind == "http":
         url = (site.gateway_url if site is not None else "") or settings.GATEWAY_URL
         return HttpTransport(url, settings.GATEWAY_SECRET)
