@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from flask import current_app
+
 from app.extensions import db
 from app.models import JobRun, utcnow
+from scheduler.vanished import reap_vanished
 from workers.catalog import CATALOG
 
 #: Added to an actor's time limit before its job counts as lost (queue wait, clock drift).
@@ -13,9 +16,10 @@ MARGIN = timedelta(minutes=2)
 
 
 def reap(margin: timedelta = MARGIN) -> int:
-    """Mark queued/running jobs older than their actor's time limit plus ``margin`` as lost."""
+    """Mark queued/running jobs older than their actor's time limit plus ``margin`` as lost, and
+    queued jobs whose message Redis no longer holds (scheduler.vanished)."""
     now = utcnow()
-    total = 0
+    total = reap_vanished(current_app.config["SETTINGS"], now)
     for actor, spec in CATALOG.items():
         bound = now - timedelta(milliseconds=spec.time_limit_ms) - margin
         for status, column, what in (("running", JobRun.started_at, "started"),

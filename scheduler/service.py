@@ -28,6 +28,7 @@ from scheduler.reaper import reap
 from scheduler.slots import EPOCH
 from scheduler.ticks import tick
 from scheduler.triggers import ScheduleError, job_id, signature, trigger_for
+from workers.db_retry import is_connection_error
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +36,7 @@ log = logging.getLogger(__name__)
 #: apply within this; a standby takes over within about this after the leader dies.
 RECONCILE_INTERVAL = 2.0
 #: Seconds between two runs of the reaper (leader only). Cheap when nothing is stuck (a few
-#: indexed updates); short so that a job whose message Redis lost shows "lost" within ~25 s
+#: indexed updates); short so that a job whose message Redis lost shows "lost" within ~30 s
 #: (scheduler.vanished) instead of blocking its schedule.
 REAP_INTERVAL = 10.0
 #: Heartbeat rows older than this are deleted (dead processes' rows).
@@ -74,8 +75,13 @@ class SchedulerService:
         while not self._stop.wait(self.reconcile_interval):
             try:
                 self._round()
-            except Exception:  # a database hiccup must not end the loop; the next round retries
-                log.exception("scheduler round failed")
+            except Exception as error:  # a database hiccup must not end the loop; the next round retries
+                if is_connection_error(error):
+                    # Expected during a database restart: one line per round, not a traceback.
+                    log.warning("scheduler round skipped: database unreachable: %s",
+                                (str(error).strip().splitlines() or [type(error).__name__])[0])
+                else:
+                    log.exception("scheduler round failed")
 
     def _round(self) -> None:
         if self.leading and not self.elector.still_held():
@@ -167,8 +173,12 @@ class SchedulerService:
         with self.app.app_context():
             try:
                 outcome = tick(schedule_id, baseline_only=catching_up)
-            except Exception:
-                log.exception("schedule %s: tick failed", schedule_id)
+            except Exception as error:
+                if is_connection_error(error):
+                    log.warning("schedule %s: tick failed: database unreachable: %s", schedule_id,
+                                (str(error).strip().splitlines() or [type(error).__name__])[0])
+                else:
+                    log.exception("schedule %s: tick failed", schedule_id)
                 db.session.rollback()
                 return
             schedule = db.session.get(Schedule, schedule_id)
