@@ -13,6 +13,7 @@ from app.database import check_database
 from app.extensions import db
 from app.models import scheduler_status
 from app.settings import Settings
+from workers.broker import redis_client
 
 bp = Blueprint("health", __name__)
 
@@ -23,7 +24,7 @@ def _check_broker(settings: Settings) -> dict:
     import redis
 
     try:
-        client = redis.Redis.from_url(settings.BROKER_URL, socket_connect_timeout=1, socket_timeout=1)
+        client = redis_client(settings.BROKER_URL, connect_timeout=1, socket_timeout=1, retries=0)
         client.ping()
         return {"ok": True, "detail": "redis answers"}
     except redis.RedisError as error:

@@ -9,6 +9,7 @@ from app.models import Site
 from app.settings import Settings
 from app.transport import LOCAL_BROKER_KEY, resolve_kind
 from workers.catalog import DEFAULT_QUEUE
+from workers.broker import redis_client
 
 #: Seconds the dashboard waits for Redis or the gateway before showing "unreachable".
 PROBE_TIMEOUT = 1.0
@@ -18,8 +19,8 @@ def _redis_depths(settings: Settings, queues: set[str]) -> dict:
     import redis
 
     try:
-        client = redis.Redis.from_url(settings.BROKER_URL, socket_connect_timeout=PROBE_TIMEOUT,
-                                      socket_timeout=PROBE_TIMEOUT)
+        client = redis_client(settings.BROKER_URL, connect_timeout=PROBE_TIMEOUT, socket_timeout=PROBE_TIMEOUT,
+                              retries=0)
         depth = sum(client.llen(f"{settings.BROKER_NAMESPACE}:{queue}") for queue in sorted(queues))
         return {"transport": "redis", "where": ", ".join(sorted(queues)), "depth": depth, "error": ""}
     except redis.RedisError as error:

@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from app.extensions import db
 from app.models import JobRun
 from app.settings import Settings
-from workers.broker import REDIS_CONNECT_TIMEOUT, REDIS_RETRIES, REDIS_SOCKET_TIMEOUT
+from workers.broker import REDIS_CONNECT_TIMEOUT, REDIS_RETRIES, REDIS_SOCKET_TIMEOUT, redis_client
 
 log = logging.getLogger(__name__)
 
@@ -63,8 +63,8 @@ def reap_vanished(settings: Settings, now: datetime) -> int:
         return 0
     import redis
 
-    client = redis.Redis.from_url(settings.BROKER_URL, socket_connect_timeout=REDIS_TIMEOUT,
-                                  socket_timeout=REDIS_TIMEOUT)
+    client = redis_client(settings.BROKER_URL, connect_timeout=REDIS_TIMEOUT, socket_timeout=REDIS_TIMEOUT,
+                          retries=0)
     queues = {row.queue for row in rows if row.queue}
     gone = {row.message_id: row.id for row in rows}
     try:

@@ -30,6 +30,21 @@ DEFAULT_HEARTBEAT_TIMEOUT_MS = 60_000
 DEFAULT_MAINTENANCE_CHANCE = 1000
 
 
+def redis_client(url: str, *, connect_timeout: float | None = None, socket_timeout: float | None = None,
+                 retries: int | None = None) -> redis.Redis:
+    """A Redis client that fails in seconds with a reason instead of hanging.
+
+    Short socket timeouts, and ``retries`` immediate retries only: redis-py's default (several
+    retries with backoff) turns a Redis that accepts but does not answer into a minute-long hang
+    per command. One retry replaces a pooled connection a Redis restart closed.
+    """
+    # Defaults read at call time (not bound at definition), so they can be tuned in one place.
+    return redis.Redis.from_url(
+        url, socket_connect_timeout=REDIS_CONNECT_TIMEOUT if connect_timeout is None else connect_timeout,
+        socket_timeout=REDIS_SOCKET_TIMEOUT if socket_timeout is None else socket_timeout,
+        health_check_interval=30, retry=Retry(NoBackoff(), REDIS_RETRIES if retries is None else retries))
+
+
 def make_broker(url: str, *, namespace: str = "bacnet-pipeline", queues: tuple[str, ...] = (),
                 heartbeat_timeout_ms: int = DEFAULT_HEARTBEAT_TIMEOUT_MS,
                 maintenance_chance: int = DEFAULT_MAINTENANCE_CHANCE) -> dramatiq.Broker:
@@ -44,14 +59,9 @@ def make_broker(url: str, *, namespace: str = "bacnet-pipeline", queues: tuple[s
     """
     broker: dramatiq.Broker
     if url:
-        # Short socket timeouts: a Redis outage must fail an enqueue in seconds with a reason,
-        # not hang a web request or a scheduler tick.
-        # One retry, at once: enough to replace a pooled connection a Redis restart closed.
-        # redis-py's default (several retries with backoff) turns a Redis that accepts but does
-        # not answer into a minute-long hang per command.
-        client = redis.Redis.from_url(url, socket_connect_timeout=REDIS_CONNECT_TIMEOUT,
-                                      socket_timeout=REDIS_SOCKET_TIMEOUT, health_check_interval=30,
-                                      retry=Retry(NoBackoff(), REDIS_RETRIES))
+        # A Redis outage must fail an enqueue in seconds with a reason, not hang a web request
+        # or a scheduler tick.
+        client = redis_client(url)
         broker = RedisBroker(client=client, namespace=namespace, heartbeat_timeout=heartbeat_timeout_ms,
                              maintenance_chance=maintenance_chance)
     else:

@@ -19,6 +19,7 @@ from pathlib import Path
 import click
 
 from app.settings import ConfigError, Settings, load_settings
+from workers.broker import redis_client
 
 #: The roles doctor checks, one per kind of process a host runs (see docs/deploy.md).
 MODES = ("all-in-one", "web", "worker", "gateway")
@@ -199,7 +200,7 @@ def check_broker(report: Report, check: str, url: str) -> None:
 
     from app.transport.redis import redact
 
-    client = redis.Redis.from_url(url, socket_connect_timeout=CHECK_TIMEOUT, socket_timeout=CHECK_TIMEOUT)
+    client = redis_client(url, connect_timeout=CHECK_TIMEOUT, socket_timeout=CHECK_TIMEOUT, retries=0)
     try:
         client.ping()
         report.add("ok", check, f"{redact(url)} answers")
