@@ -9,14 +9,21 @@ request with our own timeout instead.
 from __future__ import annotations
 
 import asyncio
+import struct
 from collections.abc import Awaitable
 from typing import TypeVar
 
 from bacpypes3.apdu import AbortPDU, ErrorRejectAbortNack, RejectPDU
+from bacpypes3.errors import RejectException
 
 from bacnet.errors import DeviceError, DeviceTimeout
 
 T = TypeVar("T")
+
+#: What bacpypes3 raises when an answer arrived but cannot be decoded or cast to the property's
+#: datatype (a REAL property answered with an UNSIGNED raises InvalidTag, a RejectException):
+#: a misbehaving device, reported per request instead of failing the device's whole read.
+DECODING_ERRORS = (ValueError, TypeError, AttributeError, IndexError, KeyError, struct.error, RejectException)
 
 
 def kind_of(error: BaseException) -> str:
@@ -54,10 +61,15 @@ async def guarded(request: Awaitable[T], timeout: float, what: str) -> T:
         raise DeviceTimeout(f"{what}: no answer within {timeout:g} s") from None
     except ErrorRejectAbortNack as error:
         raise as_device_error(error, what) from None
-    except (ValueError, TypeError, AttributeError, IndexError, KeyError) as error:
+    except DECODING_ERRORS as error:
         # The answer arrived but bacpypes3 could not decode it: a misbehaving device, not a crash.
-        raise DeviceError(f"{what}: undecodable answer ({type(error).__name__}: {error})",
-                          kind="invalid", reason="invalid-answer") from None
+        raise undecodable(error, what) from None
+
+
+def undecodable(error: BaseException, what: str) -> DeviceError:
+    """Our DeviceError for an answer that arrived but could not be decoded."""
+    return DeviceError(f"{what}: undecodable answer ({type(error).__name__}: {error})",
+                       kind="invalid", reason="invalid-answer")
 
 
 def as_device_error(error: BaseException, what: str) -> DeviceError:

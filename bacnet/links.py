@@ -1,6 +1,7 @@
 """The collector's bacpypes3 application and the link layers it builds for its IPv4 port.
 
-Two differences from stock bacpypes3, both about broadcasts:
+Two differences from stock bacpypes3 in the link layers, both about broadcasts (and one in the
+application service access point, for the hot read: :mod:`bacnet.fastread`):
 
 - **Off the standard port, broadcasts also go to the standard port.** Devices and routers listen
   on UDP 47808. A collector that has to use another port (47809 next to another BACnet program
@@ -25,6 +26,7 @@ from bacpypes3.ipv4.service import BIPNormal, UDPMultiplexer
 from bacpypes3.local.networkport import NetworkPortObject
 from bacpypes3.pdu import PDU, IPv4Address, LocalBroadcast
 
+from bacnet.fastread import install_raw_acks
 from bacnet.foreign import SupervisedForeignLinkLayer
 
 #: The UDP port BACnet/IP devices and routers listen on (ASHRAE 135 Annex J, 0xBAC0).
@@ -59,7 +61,14 @@ class MirroringLinkLayer(NormalLinkLayer):
 
 
 class CollectorApplication(Application):
-    """The collector's application: stock bacpypes3 except for the link layer of its IPv4 port."""
+    """The collector's application: stock bacpypes3 except for the link layer of its IPv4 port and
+    the access point that lets the hot read decode its own answers (:mod:`bacnet.fastread`)."""
+
+    @classmethod
+    def from_object_list(cls, objects, *args, **kwargs) -> CollectorApplication:  # type: ignore[override]
+        app = super().from_object_list(objects, *args, **kwargs)
+        install_raw_acks(app)
+        return app
 
     def add_object(self, obj) -> None:  # type: ignore[override]
         if not _is_ipv4_port(obj):

@@ -19,7 +19,7 @@ for one bad object.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -137,24 +137,40 @@ async def read_multiple(app: Application, address: Address, specs: Sequence[Prop
     answer = await guarded(app.read_property_multiple(address, parameters, vendor_info=STANDARD_VENDOR),
                            timeout, what)
     answer = check_answer(answer, what)
+    return complete_results(results_of(answer or []), specs)
+
+
+def results_of(answer: Iterable[tuple]) -> dict[ResultKey, object]:
+    """Our results from bacpypes3's ``read_property_multiple`` list of (objid, property, index, value)."""
     results: dict[ResultKey, object] = {}
-    for objid, prop_id, index, value in answer or []:
+    for objid, prop_id, index, value in answer:
         ref = (str(objid[0]), int(objid[1]))
         if isinstance(value, ErrorType):
             value = PropertyError(f"error: {value.errorCode}")
         results[(ref, _camel(str(prop_id)), index)] = value
+    return results
+
+
+def complete_results(results: dict[ResultKey, object], specs: Sequence[PropertySpec]) -> dict[ResultKey, object]:
+    """``results`` with an error for every spec the answer left out."""
     # A device may leave out what it could not read; report those as errors, not silence.
     for ref, prop, index in specs:
         results.setdefault((ref, _camel(prop), index), PropertyError("missing from the answer"))
     return results
 
 
+#: A ReadPropertyMultiple: (app, address, specs, timeout) -> results, per-property errors included.
+MultipleRead = Callable[[Application, Address, Sequence[PropertySpec], float], Awaitable[dict[ResultKey, object]]]
+
+
 class DeviceReader:
     """Reads many properties of one device with the policy described in the module docstring."""
 
     def __init__(self, app: Application, address: Address, *, timeout: float, in_flight: int,
-                 batch: int, profile: DeviceProfile) -> None:
+                 batch: int, profile: DeviceProfile, multiple: MultipleRead | None = None) -> None:
         self.app = app
+        #: How one ReadPropertyMultiple is sent and decoded (the hot read passes its fast path).
+        self.multiple: MultipleRead = multiple or read_multiple
         self.address = address
         self.timeout = timeout
         self.batch = max(1, batch)
@@ -202,7 +218,7 @@ class DeviceReader:
             await asyncio.gather(*(self._rp(spec) for spec in chunk))
             return
         try:
-            answer = await self._send(lambda: read_multiple(self.app, self.address, chunk, self.timeout))
+            answer = await self._send(lambda: self.multiple(self.app, self.address, chunk, self.timeout))
             if answer is not _SKIPPED:
                 self.results.update(answer)
         except DeviceTimeout as error:

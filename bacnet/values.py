@@ -10,16 +10,21 @@ from bacnet.types import Value
 MAX_TEXT = 255
 
 
+def real_number(number: float) -> float:
+    """A BACnet REAL (or DOUBLE) as stored: 7 significant digits (also used by :mod:`bacnet.fastrpm`)."""
+    # A BACnet REAL is single precision: 7 significant digits are all it holds, and keeping
+    # them avoids storing 12.097999572753906 for a controller's 12.098.
+    return float(f"{number:.7g}")
+
+
 def to_value(raw: object) -> Value:
     """Numbers stay numbers; enumerations keep their number and their state name; the rest is text."""
     if isinstance(raw, bool):
         return Value(1.0 if raw else 0.0, "true" if raw else "false")
     if isinstance(raw, Enumerated):
         return Value(float(int(raw)), str(raw)[:MAX_TEXT])
-    if isinstance(raw, Real):
-        # A BACnet REAL is single precision: 7 significant digits are all it holds, and keeping
-        # them avoids storing 12.097999572753906 for a controller's 12.098.
-        return Value(float(f"{float(raw):.7g}"))
+    if isinstance(raw, Real):  # Double included: it derives from Real
+        return Value(real_number(float(raw)))
     if isinstance(raw, (int, float)):
         return Value(float(raw))
     if isinstance(raw, Null) or raw is None:

@@ -15,7 +15,9 @@ from bacpypes3.local.analog import AnalogInputObject, AnalogValueObjectCmd
 from bacpypes3.local.binary import BinaryValueObject, BinaryValueObjectCmd
 from bacpypes3.local.device import DeviceObject
 from bacpypes3.local.networkport import NetworkPortObject
+from bacpypes3.primitivedata import Real
 
+from bacnet.simulator.fastanswer import install_fast_answers
 from bacnet.simulator.profiles import DeviceProfile, PointTemplate, point_templates
 
 #: Vendor id the simulated devices announce (999: not assigned to any real vendor).
@@ -81,6 +83,23 @@ class SimApplication(Application):
         if not self.rpm:
             raise UnrecognizedService("ReadPropertyMultiple is not supported by this device")
         await super().do_ReadPropertyMultipleRequest(apdu)
+
+
+def store_present_value(obj, value: Real) -> None:
+    """``obj.presentValue = value`` for a non-commandable point, ~40x cheaper.
+
+    bacpypes3's ``Object.__setattr__`` looks the property up with ``inspect.getattr_static`` on
+    every assignment (~90 us): 5,000 sensors moved every second would keep half a core busy.
+    The value is stored where that assignment stores it, and its monitors (change of value)
+    are told, as bacpypes3 tells them.
+    """
+    stored = vars(obj)
+    old = stored.get("presentValue")
+    if value == old:
+        return
+    stored["presentValue"] = value
+    for monitor in obj._property_monitors.get("presentValue", ()):
+        monitor(old, value)
 
 
 def _make_object(template: PointTemplate, instance: int, name: str):
@@ -162,6 +181,7 @@ class SimulatedDevice:
             elif template.kind == "status":
                 self._statuses.append(obj)
         app = SimApplication.from_object_list(objects)
+        install_fast_answers(app, objects)
         app.latency = self.latency_ms / 1000.0
         app.rpm = self.rpm
         app.counter = self.requests
@@ -180,7 +200,7 @@ class SimulatedDevice:
                 value = template.base + elapsed * 0.0235
             else:
                 value = template.base
-            obj.presentValue = round(value, 3)
+            store_present_value(obj, Real(round(value, 3)))
         for obj in self._statuses:
             if self._rng.random() < 0.002:
                 obj.presentValue = "inactive" if str(obj.presentValue) == "active" else "active"
