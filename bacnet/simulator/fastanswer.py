@@ -9,7 +9,8 @@ their own CPUs; the simulator should not be the bottleneck of a benchmark or a s
 
 :class:`FastAnswerServiceAccessPoint` answers a request itself only when all of this holds,
 and hands everything else to bacpypes3 unchanged (errors, other services, other properties,
-segmentation, the device told to be slow, silent or RPM-less):
+segmentation, the device told to be silent or RPM-less); a device told to be slow answers
+``latency`` later either way:
 
 - a complete (unsegmented) ReadPropertyMultiple-Request whose every property reference is
   ``present-value`` without an array index, of objects the device has;
@@ -23,6 +24,7 @@ client side); a test compares the two byte for byte.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import struct
 from typing import TYPE_CHECKING
@@ -113,21 +115,34 @@ class FastAnswerServiceAccessPoint(ApplicationServiceAccessPoint):
         if ack is None:
             await super().confirmation(pdu)
             return
-        counter = getattr(self.serviceElement, "counter", None)
+        app = self.serviceElement
+        # Counted and delayed as SimApplication.indication counts and delays a stock answer: the
+        # values are read when the request arrives, the answer leaves ``latency`` later.
+        counter = getattr(app, "counter", None)
         if counter is not None:
+            counter.current += 1
             counter.total += 1
-            counter.peak = max(counter.peak, counter.current + 1)
+            counter.peak = max(counter.peak, counter.current)
+        try:
+            latency = getattr(app, "latency", 0.0)
+            if latency:
+                await asyncio.sleep(latency)
+                if not getattr(app, "answering", True):
+                    return
+        finally:
+            if counter is not None:
+                counter.current -= 1
         await self.request(ack)
 
     def _fast_ack(self, pdu: PDU) -> ComplexAckPDU | None:
         """The answer to ``pdu`` when it is a request this module answers, else None."""
         app = self.serviceElement
         data = bytes(pdu.pduData)
-        # Confirmed request (type 0), not segmented, ReadPropertyMultiple; a device told to drop,
-        # delay or reject requests does it the stock way.
+        # Confirmed request (type 0), not segmented, ReadPropertyMultiple; a device told to drop
+        # or reject requests does it the stock way.
         if (len(data) < 5 or data[0] & 0xF8 != 0 or data[3] != READ_PROPERTY_MULTIPLE
                 or self.dccEnableDisable != "enable" or not getattr(app, "answering", True)
-                or getattr(app, "latency", 0.0) or not getattr(app, "rpm", True)):
+                or not getattr(app, "rpm", True)):
             return None
         code = data[1] & 0x0F
         if code >= len(MAX_APDU_BY_CODE):

@@ -88,7 +88,7 @@ def test_fast_answer_is_byte_for_byte_what_bacpypes3_answers(sim):
 
 
 @pytest.mark.parametrize("case", ["unknown-object", "other-property", "array-index", "segmented", "too-big",
-                                  "slow-device", "silent-device", "no-rpm"])
+                                  "silent-device", "no-rpm"])
 def test_anything_else_is_answered_the_stock_way(sim, case):
     app = sim.devices[0].app
     refs = point_refs(sim)
@@ -103,14 +103,12 @@ def test_anything_else_is_answered_the_stock_way(sim, case):
         options = {"segmented": True}
     elif case == "too-big":
         options = {"max_apdu_code": 0}  # 50 octets: 10 values do not fit
-    elif case == "slow-device":
-        app.latency = 0.01
     elif case == "silent-device":
         app.answering = False
     elif case == "no-rpm":
         app.rpm = False
     assert app.asap._fast_ack(confirmed_request(data, **options)) is None
-    app.latency, app.answering, app.rpm = 0.0, True, True
+    app.answering, app.rpm = True, True
     assert app.asap._fast_ack(confirmed_request(request_data(refs[:10]))) is not None
 
 
@@ -155,8 +153,20 @@ def test_collector_reads_fast_and_stock_answers_to_the_device_values(sim, engine
     [fast] = engine.read_values([(target, refs)])
     assert fast_answers, "the simulator answered the fast way"
     assert fast.errors == {} and {ref: value.number for ref, value in fast.values.items()} == expected()
-    device.app.latency = 0.001  # stock answers from here on
+    device.app.rpm = False  # stock answers (ReadProperty) from here on
     count = len(fast_answers)
     [stock] = engine.read_values([(target, refs)])
     assert len(fast_answers) == count
     assert stock.values == fast.values and stock.errors == {}
+
+
+def test_a_slow_device_answers_fast_reads_late_and_counts_them(sim, engine):
+    device = sim.devices[0]
+    device.app.latency = 0.05
+    target = DeviceTarget(device.address, device.instance, max_apdu=device.max_apdu,
+                          segmentation=device.segmentation)
+    [outcome] = engine.read_values([(target, point_refs(sim))])
+    assert outcome.errors == {} and len(outcome.values) == 60
+    assert outcome.elapsed >= 0.05  # every answer waited for the device's latency
+    # One request (60 values fit one answer), counted while it waited.
+    assert device.requests.total == 1 and device.requests.peak == 1 and device.requests.current == 0
