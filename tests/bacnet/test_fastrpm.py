@@ -99,6 +99,14 @@ def test_decode_answer_uses_fast_results_and_matches_the_stock_path() -> None:
     assert converted(decode_answer(copy(MIXED), "test")) == stock(MIXED)
 
 
+def test_an_answer_bacpypes3_already_decoded_is_read_the_stock_way() -> None:
+    # What the request's future holds when the raw-ack access point is not in place (another
+    # application, or a bacpypes3 whose internals changed): a decoded ReadPropertyMultipleACK.
+    decoded = APCISequence.decode(copy(MIXED))
+    assert isinstance(decoded, ReadPropertyMultipleACK)
+    assert converted(decode_answer(decoded, "test")) == stock(MIXED)
+
+
 @pytest.mark.parametrize("apdu", [
     # A constructed value (a whole object list) and a bit string (status flags): not this decoder's.
     ack(("device,1001", [element("object-list", ArrayOf(ObjectIdentifier)([ObjectIdentifier("analog-input,1")]))])),

@@ -11,21 +11,21 @@ from bacpypes3.basetypes import PropertyIdentifier, PropertyReference, ReadAcces
 from bacpypes3.pdu import PDU, Address
 from bacpypes3.primitivedata import ObjectIdentifier, Real
 
-from bacnet.fastrpm import encode_request
+from bacnet import fastread
+from bacnet.fastrpm import decode_ack, encode_request
 from bacnet.simulator import fastanswer
 from bacnet.simulator.device import store_present_value
 from bacnet.simulator.fastanswer import FastAnswerServiceAccessPoint, answer_data, parse_request
 from bacnet.simulator.runner import Simulator
 from bacnet.types import DeviceTarget
 from bacnet.values import real_number
+from tests.bacnet.test_reading import simulated
 
 
 @pytest.fixture
 def sim(loopback_block):
-    simulator = Simulator(1, 60, base_address=f"127.0.{loopback_block}.20", first_instance=7001)
-    simulator.start()
-    yield simulator
-    simulator.stop()
+    with simulated(loopback_block, points=60) as simulator:
+        yield simulator
 
 
 def on_loop(sim: Simulator, coroutine):
@@ -136,6 +136,14 @@ def test_collector_reads_fast_and_stock_answers_to_the_device_values(sim, engine
         return ack
 
     monkeypatch.setattr(FastAnswerServiceAccessPoint, "_fast_ack", counting)
+    fast_decodes: list[int] = []
+
+    def decoding(data):
+        results = decode_ack(data)
+        fast_decodes.append(results is not None)
+        return results
+
+    monkeypatch.setattr(fastread, "decode_ack", decoding)
     device = sim.devices[0]
     refs = point_refs(sim)
     target = DeviceTarget(device.address, device.instance, max_apdu=device.max_apdu,
@@ -152,6 +160,7 @@ def test_collector_reads_fast_and_stock_answers_to_the_device_values(sim, engine
 
     [fast] = engine.read_values([(target, refs)])
     assert fast_answers, "the simulator answered the fast way"
+    assert fast_decodes and all(fast_decodes), "the collector decoded every answer the fast way"
     assert fast.errors == {} and {ref: value.number for ref, value in fast.values.items()} == expected()
     device.app.rpm = False  # stock answers (ReadProperty) from here on
     count = len(fast_answers)
