@@ -12,6 +12,7 @@ import random
 import socket
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 import redis as redis_lib
@@ -56,11 +57,12 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
 # -- databases -------------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="session")
-def pg_database() -> Iterator[str]:
-    """A throwaway PostgreSQL database for the session (dropped at the end); yields its URL."""
+@contextmanager
+def throwaway_pg_database(prefix: str) -> Iterator[str]:
+    """A new database on the machine's PostgreSQL named ``prefix`` + a random suffix, dropped
+    (connections and all) afterwards; yields its URL. Skips (fails under CI) without a server."""
     require_service("PostgreSQL", "127.0.0.1", 5432)
-    name = f"bp_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    name = f"{prefix}{uuid.uuid4().hex[:8]}"
     admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
         connection.execute(text(f'CREATE DATABASE "{name}"'))
@@ -72,18 +74,18 @@ def pg_database() -> Iterator[str]:
         admin.dispose()
 
 
+@pytest.fixture(scope="session")
+def pg_database() -> Iterator[str]:
+    """A throwaway PostgreSQL database for the session (dropped at the end); yields its URL."""
+    with throwaway_pg_database(f"bp_test_{os.getpid()}_") as url:
+        yield url
+
+
 @pytest.fixture
-def fresh_pg_database():
-    require_service("PostgreSQL", "127.0.0.1", 5432)
-    name = f"bp_e2e_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    yield url
-    with admin.connect() as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+def fresh_pg_database() -> Iterator[str]:
+    """A throwaway PostgreSQL database for one test."""
+    with throwaway_pg_database("bp_e2e_") as url:
+        yield url
 
 
 @pytest.fixture
@@ -186,6 +188,22 @@ def simulator(loopback_block):
     sim.start()
     yield sim
     sim.stop()
+
+
+@contextmanager
+def randomly_numbered_devices(block: int, points: int) -> Iterator:
+    """Three simulated devices at 127.0.<block>.10-12 whose instances start at a random number,
+    kept as the simulator's ``instance`` (discovery tests must not find another test's devices)."""
+    from bacnet.simulator.runner import Simulator
+
+    first = random.randrange(100_000, 4_000_000)
+    sim = Simulator(3, points, base_address=f"127.0.{block}.10", first_instance=first)
+    sim.instance = first
+    sim.start()
+    try:
+        yield sim
+    finally:
+        sim.stop()
 
 
 @pytest.fixture

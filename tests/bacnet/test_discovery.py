@@ -7,27 +7,22 @@ random instances, or assert only that ours are among the answers.
 
 from __future__ import annotations
 
-import random
 import time
 
 import pytest
 
 from bacnet.discovery import DiscoveryProgress, plan_targets
 from bacnet.errors import AddressError
-from bacnet.simulator.runner import Simulator
 from bacnet.sweep import AddressRange, parse_range
 from workers.catalog import InvalidKwargs, parse_discovery_targets, validate_kwargs
+from tests.conftest import randomly_numbered_devices
 
 
 @pytest.fixture
 def devices(loopback_block):
     """Three simulated devices at 127.0.<block>.10-12 with random instances (first = .instance)."""
-    first = random.randrange(100_000, 4_000_000)
-    sim = Simulator(3, 4, base_address=f"127.0.{loopback_block}.10", first_instance=first)
-    sim.instance = first
-    sim.start()
-    yield sim
-    sim.stop()
+    with randomly_numbered_devices(loopback_block, points=4) as sim:
+        yield sim
 
 
 def ours(devices) -> dict:

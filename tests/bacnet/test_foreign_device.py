@@ -18,9 +18,9 @@ from app.settings import ConfigError, load_settings
 from bacnet.engine import Engine
 from bacnet.foreign import ForeignRegistrationError
 from bacnet.runtime import BACnetRuntime
-from bacnet.simulator.runner import Simulator
 from tests.bacnet.apps import AppThread, build_bbmd
 from tests.helpers import wait_until
+from tests.conftest import randomly_numbered_devices
 
 
 class BBMD:
@@ -66,12 +66,8 @@ def bbmd(loopback_block):
 
 @pytest.fixture
 def devices(loopback_block):
-    first = random.randrange(100_000, 4_000_000)
-    sim = Simulator(3, 2, base_address=f"127.0.{loopback_block}.10", first_instance=first)
-    sim.instance = first
-    sim.start()
-    yield sim
-    sim.stop()
+    with randomly_numbered_devices(loopback_block, points=2) as sim:
+        yield sim
 
 
 @pytest.fixture

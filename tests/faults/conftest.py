@@ -17,14 +17,13 @@ import signal
 import subprocess
 import tempfile
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
 
-from tests.conftest import IN_CI, PG_ADMIN_URL, _skipped_services, require_service
+from tests.conftest import IN_CI, _skipped_services, throwaway_pg_database
 from tests.processes import free_port
 
 #: Seconds a private server gets to start or stop.
@@ -181,14 +180,5 @@ def private_postgres() -> Iterator[PrivatePostgres]:
 @pytest.fixture
 def shared_pg_database() -> Iterator[str]:
     """A throwaway database on the machine's shared PostgreSQL (reads and writes only)."""
-    require_service("PostgreSQL", "127.0.0.1", 5432)
-    name = f"bp_faults_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with throwaway_pg_database("bp_faults_") as url:
+        yield url

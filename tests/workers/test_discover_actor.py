@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import random
 
 import pytest
 
 from app.extensions import db
 from app.models import Device, JobRun, Point, Reading, Site
 from app.transport import enqueue
-from bacnet.simulator.runner import Simulator
 from tests.bacnet.apps import ROUTED_VALUES, start_routed_site
 from tests.helpers import wait_for_job, wait_until
+from tests.conftest import randomly_numbered_devices
 
 
 def make_site(app, targets: str) -> int:
@@ -35,12 +34,8 @@ def devices_of(app, site_id: int) -> list[tuple[int, str, str]]:
 
 @pytest.fixture
 def random_devices(loopback_block):
-    first = random.randrange(100_000, 4_000_000)
-    sim = Simulator(3, 2, base_address=f"127.0.{loopback_block}.10", first_instance=first)
-    sim.instance = first
-    sim.start()
-    yield sim
-    sim.stop()
+    with randomly_numbered_devices(loopback_block, points=2) as sim:
+        yield sim
 
 
 def test_site_targets_with_a_cidr_block_are_swept(app, simulator, local_worker, loopback_block):
