@@ -5,8 +5,10 @@ import re
 import pytest
 
 from app.extensions import db
-from app.models import Device, JobRun, Point, Reading, Schedule, ProcessHeartbeat, Site, utcnow
+from app.models import JobRun, Point, Reading, Schedule, ProcessHeartbeat, Site, utcnow
 from tests.conftest import add_user, build_app
+
+from tests.helpers import add_site_and_device
 
 PAGES = ["/admin/", "/admin/site/", "/admin/device/", "/admin/point/", "/admin/schedule/", "/admin/jobrun/",
          "/admin/reading/"]
@@ -14,12 +16,8 @@ PAGES = ["/admin/", "/admin/site/", "/admin/device/", "/admin/point/", "/admin/s
 
 def _populate(app) -> None:
     with app.app_context():
-        site = Site(name="Plant", discovery_targets="127.0.0.10")
-        db.session.add(site)
-        db.session.flush()
-        device = Device(site_id=site.id, device_instance=1001, address="127.0.0.10", name="AHU-1", status="online")
-        db.session.add(device)
-        db.session.flush()
+        device = add_site_and_device("Plant", "127.0.0.10", device_instance=1001, name="AHU-1", status="online")
+        site = device.site
         point = Point(device_id=device.id, object_type="analog-input", object_instance=1,
                       name="AHU-1 Supply Air Temp", units="degrees-celsius", polling_enabled=True)
         db.session.add(point)

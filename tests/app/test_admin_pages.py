@@ -12,6 +12,7 @@ from app.models import Device, JobRun, Point, Reading, Site, WriteAudit, utcnow
 from app.transport import LOCAL_BROKER_KEY
 from tests.conftest import add_user
 from workers.broker import make_broker
+from tests.helpers import add_site_and_device
 
 
 @pytest.fixture
@@ -20,12 +21,7 @@ def plant(app):
     app.extensions[LOCAL_BROKER_KEY] = make_broker("")  # jobs are accepted and stay queued
     now = utcnow()
     with app.app_context():
-        site = Site(name="Plant", discovery_targets="127.0.0.10")
-        db.session.add(site)
-        db.session.flush()
-        device = Device(site_id=site.id, device_instance=1001, address="127.0.0.10", name="AHU-1", status="online")
-        db.session.add(device)
-        db.session.flush()
+        device = add_site_and_device("Plant", "127.0.0.10", device_instance=1001, name="AHU-1", status="online")
         sensor = Point(device_id=device.id, object_type="analog-input", object_instance=1, name="AHU-1 SAT",
                        units="degrees-celsius", polling_enabled=True, last_value=13.2, last_read_at=now)
         setpoint = Point(device_id=device.id, object_type="analog-value", object_instance=1, name="AHU-1 SAT SP",
@@ -35,7 +31,7 @@ def plant(app):
         for minutes in range(0, 120, 2):  # two hours of readings
             db.session.add(Reading(point_id=sensor.id, ts=now - timedelta(minutes=minutes), value=13 + minutes / 100))
         db.session.commit()
-        return {"site": site.id, "device": device.id, "sensor": sensor.id, "setpoint": setpoint.id}
+        return {"site": device.site_id, "device": device.id, "sensor": sensor.id, "setpoint": setpoint.id}
 
 
 def test_point_page_shows_value_and_chart(admin_client, plant):

@@ -7,8 +7,9 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from app.extensions import db
-from app.models import Device, Point, Reading, Site
+from app.models import Point, Reading
 from app.readings_store import store_readings, update_points
+from tests.helpers import add_site_and_device
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -18,12 +19,7 @@ def any_app(request, app):
 
 def _points(app, count: int) -> list[int]:
     with app.app_context():
-        site = Site(name="S")
-        db.session.add(site)
-        db.session.flush()
-        device = Device(site_id=site.id, device_instance=1, address="127.0.0.10")
-        db.session.add(device)
-        db.session.flush()
+        device = add_site_and_device()
         points = [Point(device_id=device.id, object_type="analog-input", object_instance=i, last_error="old")
                   for i in range(count)]
         db.session.add_all(points)

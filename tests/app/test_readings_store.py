@@ -3,18 +3,14 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from app.extensions import db
-from app.models import Device, Point, Reading, Site
+from app.models import Point, Reading
 from app.readings_store import store_readings
+from tests.helpers import add_site_and_device
 
 
 def _point(app) -> int:
     with app.app_context():
-        site = Site(name="S")
-        db.session.add(site)
-        db.session.flush()
-        device = Device(site_id=site.id, device_instance=1, address="127.0.0.10")
-        db.session.add(device)
-        db.session.flush()
+        device = add_site_and_device()
         point = Point(device_id=device.id, object_type="analog-input", object_instance=1)
         db.session.add(point)
         db.session.commit()
