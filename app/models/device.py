@@ -39,6 +39,13 @@ class Device(db.Model):
     last_error: Mapped[str] = mapped_column(Text, default="")
     polling_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: Address conflict: another address that answered for this device's instance (an I-Am from a
+    #: new address, or a second device with the same instance on the site). The device is never
+    #: moved there silently: an admin accepts the new address, or the site follows address changes.
+    conflict_address: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    #: One readable line on the conflict (what answered, from where, during which job).
+    conflict_detail: Mapped[str] = mapped_column(Text, default="", server_default="")
+    conflict_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
     site = relationship("Site", back_populates="devices")
     points = relationship("Point", back_populates="device", cascade="all, delete-orphan",

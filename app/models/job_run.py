@@ -10,10 +10,12 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from app.extensions import db
 from app.models.types import UTCDateTime, utcnow
 
-#: JobRun.status values. `lost` is set by the reaper for messages nobody finished.
-JOB_STATUSES = ("queued", "running", "succeeded", "failed", "skipped", "lost")
+#: JobRun.status values. `lost` is set by the reaper for messages nobody finished. `partial`: the
+#: job ran and stored part of what it was asked (some devices failed; which and why is in
+#: ``error``, one line per device, and in the summary's ``failed_devices``).
+JOB_STATUSES = ("queued", "running", "succeeded", "partial", "failed", "skipped", "lost")
 #: Statuses after which a job never changes again.
-FINAL_STATUSES = frozenset({"succeeded", "failed", "skipped", "lost"})
+FINAL_STATUSES = frozenset({"succeeded", "partial", "failed", "skipped", "lost"})
 #: Who can trigger a job.
 TRIGGERS = ("user", "schedule", "api", "cli", "system")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import Boolean, Integer, String, Text
+from sqlalchemy.sql.expression import false as sa_false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import db
@@ -32,6 +33,10 @@ class Site(db.Model):
     write_priority_max: Mapped[int] = mapped_column(Integer, default=16, server_default="16")
     #: New points found by a refresh start with polling enabled (handy for small sites and demos).
     poll_new_points: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: A known device answering from a new address is moved there by discovery without an admin
+    #: accepting it (DHCP sites). Off by default: BACnet/IP has no authentication, so an I-Am from a
+    #: new address may be an impostor; it is recorded as an address conflict instead.
+    follow_address_changes: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     devices = relationship("Device", back_populates="site", cascade="all, delete-orphan",
