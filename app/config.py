@@ -6,6 +6,7 @@ import os
 import secrets
 from pathlib import Path
 
+from app.json_safety import dumps_finite
 from app.settings import Settings
 
 #: SQLite file name inside the instance folder (the embedded default database).
@@ -14,9 +15,22 @@ SQLITE_FILE = "bacnet-pipeline.db"
 SECRET_KEY_FILE = "secret_key"
 
 
+#: Modes of what we create: the instance folder holds the secret key and (by default) the
+#: database, so only the service account may enter it; the SQLite file only it may read.
+INSTANCE_DIR_MODE = 0o700
+SQLITE_FILE_MODE = 0o600
+
+
 def instance_dir(settings: Settings, default: str) -> Path:
+    """The instance folder, created owner-only (0700) when it does not exist yet.
+
+    An existing folder is left as the operator made it (it may be a mounted volume shared on
+    purpose); ``mkdir``'s mode is cut by the umask, hence the chmod after creating.
+    """
     path = Path(settings.INSTANCE_DIR or default)
-    path.mkdir(parents=True, exist_ok=True)
+    if not path.is_dir():
+        path.mkdir(parents=True, exist_ok=True, mode=INSTANCE_DIR_MODE)
+        path.chmod(INSTANCE_DIR_MODE)
     return path
 
 
@@ -52,6 +66,9 @@ def flask_config(settings: Settings, instance: Path) -> dict:
         # Worker threads write while web threads read; the busy timeout (set per connection in
         # app.database) makes them wait instead of failing with "database is locked".
         engine_options = {"connect_args": {"timeout": 30}}
+    # JSON columns (job kwargs and summaries) never hold NaN/Infinity: PostgreSQL refuses them
+    # outright, SQLite would store text no JSON reader accepts. Non-finite floats become null.
+    engine_options["json_serializer"] = dumps_finite
     return {
         "SETTINGS": settings,
         "SECRET_KEY": secret_key(settings, instance),

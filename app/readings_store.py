@@ -9,6 +9,10 @@ both go to the driver as few statements as possible: SQLAlchemy's per-row work (
 multi-row VALUES clause, or the ORM's unit of work) cost more than the BACnet reads themselves.
 Values still go through the columns' own SQLAlchemy bind processors (timestamps are stored
 exactly as the ORM stores them); only the statement building is ours.
+
+A row the database refuses fails its whole statement. The callers keep one device's rows from
+costing the others theirs with savepoints (``db.session.begin_nested()``), which need the
+transaction opened first on SQLite: :func:`open_write_transaction`.
 """
 
 from __future__ import annotations
@@ -54,6 +58,22 @@ def _timestamp_processor(connection: Connection, column: Column) -> Callable[[da
 def _names(connection: Connection, table: Table, *columns: str) -> tuple[str, ...]:
     preparer = connection.dialect.identifier_preparer
     return (preparer.format_table(table), *(preparer.quote(name) for name in columns))
+
+
+def open_write_transaction() -> None:
+    """Open the session's transaction in the database now, before any savepoint.
+
+    PostgreSQL opens it at the first statement. Python's sqlite3 opens SQLite's only before an
+    INSERT, UPDATE or DELETE: a SAVEPOINT coming first would itself be the outermost transaction,
+    and its RELEASE would COMMIT there and then, splitting what must be one transaction (a
+    collection's readings and its summary) into several. ``BEGIN IMMEDIATE`` takes SQLite's write
+    lock at once (waiting up to the busy timeout), so a write never fails later on a lock upgrade.
+    """
+    connection = db.session.connection()
+    if connection.dialect.name != "sqlite":
+        return
+    if not connection.connection.driver_connection.in_transaction:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def store_readings(rows: Iterable[ReadingRow]) -> int:

@@ -16,6 +16,8 @@ from typing import Literal
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from bacnet.limits import DEFAULT_MAX_OBJECTS, MAX_OBJECTS_CEILING
+
 #: Settings whose values must never be echoed back in an error message or a log line.
 SECRET_SETTINGS = frozenset({"SECRET_KEY", "GATEWAY_SECRET"})
 
@@ -111,6 +113,9 @@ class Settings(BaseSettings):
     BACNET_MAX_IN_FLIGHT: int = Field(default=2, ge=1, le=16)
     #: Devices one job talks to at once (each with up to BACNET_MAX_IN_FLIGHT requests).
     BACNET_MAX_CONCURRENT_DEVICES: int = Field(default=32, ge=1, le=1024)
+    #: Longest object list read from one device; a device announcing more is refused (its error
+    #: says so) before anything is sized by it. Bounds what one device may cost the worker.
+    BACNET_MAX_OBJECTS: int = Field(default=DEFAULT_MAX_OBJECTS, ge=1, le=MAX_OBJECTS_CEILING)
     #: BBMD to register with as a foreign device, as IPv4[:port] (port 47808 when left out), for a
     #: worker on another IP subnet than the devices. Empty means a normal BACnet/IP port.
     BACNET_BBMD_ADDRESS: str = ""

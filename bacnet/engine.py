@@ -16,8 +16,10 @@ from bacpypes3.app import Application
 
 from bacnet.discovery import (DiscoveryProgress, check_limits, discover_plan, plan_targets, sweep_seconds,
                               who_is_directed)
-from bacnet.enumeration import list_points, read_device_info
+from bacnet.enumeration import enumeration_seconds, list_points, read_device_info
 from bacnet.errors import BACnetError
+from bacnet.limits import DEFAULT_MAX_OBJECTS, MAX_OBJECTS_CEILING
+from bacnet.memory import release_after
 from bacnet.properties import DeviceProfile
 from bacnet.reading import read_present_values
 from bacnet.runtime import BACnetRuntime
@@ -48,14 +50,18 @@ class Engine:
     """Discovery, enumeration and reading over one :class:`BACnetRuntime`."""
 
     def __init__(self, runtime: BACnetRuntime, *, in_flight: int = DEFAULT_IN_FLIGHT,
-                 max_devices: int = DEFAULT_MAX_DEVICES) -> None:
+                 max_devices: int = DEFAULT_MAX_DEVICES, max_objects: int = DEFAULT_MAX_OBJECTS) -> None:
         if in_flight < 1 or max_devices < 1:
             raise ValueError("in_flight and max_devices must be at least 1")
+        if not 1 <= max_objects <= MAX_OBJECTS_CEILING:
+            raise ValueError(f"max_objects must be 1..{MAX_OBJECTS_CEILING}")
         self.runtime = runtime
         #: Requests in flight per device, across every concurrent call (settings: BACNET_MAX_IN_FLIGHT).
         self.in_flight = in_flight
         #: Devices worked on at once by one call (settings: BACNET_MAX_CONCURRENT_DEVICES).
         self.max_devices = max_devices
+        #: Longest object list enumerated per device (settings: BACNET_MAX_OBJECTS).
+        self.max_objects = max_objects
         self.progress_interval = PROGRESS_INTERVAL
         # What we learned per device address (RPM support, batch limit). Only touched on the loop.
         self._profiles: dict[str, DeviceProfile] = {}
@@ -172,12 +178,17 @@ class Engine:
         async def run(app: Application) -> list:
             return await gather_limited(
                 (list_points(app, target, timeout=self.timeout, in_flight=self.in_flight,
-                             profile=self.profile(target.address)) for target in targets),
+                             profile=self.profile(target.address), max_objects=self.max_objects)
+                 for target in targets),
                 self.max_devices)
 
-        # Enumerating a big non-segmenting device is many requests; bound it generously.
-        rounds = 200 * math.ceil(len(targets) / self.max_devices)
-        return self._errors_as_values(self.runtime.call(run, self._bound(rounds)))
+        # Each device ends by its own deadline (its error, not the call's); the outer bound only
+        # has to cover the rounds of devices worked on at once, each at its longest deadline.
+        rounds = math.ceil(len(targets) / self.max_devices)
+        bound = rounds * (enumeration_seconds(self.timeout, self.max_objects) + 2 * self.timeout) + 5
+        with release_after():
+            results = self.runtime.call(run, bound)
+        return self._errors_as_values(results)
 
     # -- reading ----------------------------------------------------------------------------------
 

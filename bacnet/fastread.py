@@ -9,8 +9,9 @@ client state machine) are the stack's. The one difference is where the answer is
   ``Sequence`` (``sap_response``). :class:`RawAckServiceAccessPoint` does the same, except for a
   ReadPropertyMultiple-ACK answering a request this module marked: that one reaches the request's
   future as the plain ComplexAckPDU with its bytes. Every other answer of the application —
-  errors, rejects, aborts, other services, ReadPropertyMultiple sent by anyone else — is decoded
-  as before.
+  errors, rejects, aborts, other services, ReadPropertyMultiple sent by anyone else — is checked
+  against its request's service (:class:`bacnet.answers.MatchingServiceAccessPoint`, the base
+  class: an answer of another service fails its request) and decoded as before.
 - :func:`decode_answer` reads those bytes with :func:`bacnet.fastrpm.decode_ack`; whatever that
   decoder is not sure about, it decodes the stock way instead (``APCISequence.decode`` and the
   datatype lookup and ``cast_out`` of bacpypes3's ``read_property_multiple``), so the result is
@@ -26,12 +27,12 @@ from collections.abc import Sequence
 
 from bacpypes3.apdu import APCISequence, ComplexAckPDU, ConfirmedRequestPDU, ReadPropertyMultipleACK
 from bacpypes3.app import Application
-from bacpypes3.appservice import ApplicationServiceAccessPoint
 from bacpypes3.comm import ServiceAccessPoint, bind
 from bacpypes3.constructeddata import Array
 from bacpypes3.pdu import Address
 from bacpypes3.primitivedata import Unsigned
 
+from bacnet.answers import MatchingServiceAccessPoint
 from bacnet.errors import DeviceError
 from bacnet.fastrpm import READ_PROPERTY_MULTIPLE, decode_ack, encode_request
 from bacnet.guard import DECODING_ERRORS, check_answer, guarded, undecodable
@@ -42,24 +43,24 @@ from bacnet.properties import (STANDARD_VENDOR, PropertySpec, ResultKey, complet
 RAW_ACK = "bacnet_pipeline_raw_ack"
 
 
-class RawAckServiceAccessPoint(ApplicationServiceAccessPoint):
-    """bacpypes3's application service access point, except that the ReadPropertyMultiple-ACK of
-    a request marked with :data:`RAW_ACK` is passed on undecoded."""
+class RawAckServiceAccessPoint(MatchingServiceAccessPoint):
+    """The collector's application service access point (:class:`bacnet.answers.MatchingServiceAccessPoint`:
+    answers matched by service too), except that the ReadPropertyMultiple-ACK of a request marked
+    with :data:`RAW_ACK` is passed on undecoded."""
 
     async def sap_response(self, apdu) -> None:  # type: ignore[override]
         # Exactly bacpypes3's ComplexAckPDU (a complete answer, segments reassembled), nothing
-        # already decoded; the ack's source and invoke id name the request it answers.
+        # already decoded; the ack's source and invoke id name the request it answers. Only
+        # ReadPropertyMultiple requests are marked, so a raw ack always answers its request's
+        # service; everything else goes through the service check of the base class.
         if type(apdu) is ComplexAckPDU and apdu.apduService == READ_PROPERTY_MULTIPLE and self._wants_raw(apdu):
             await ServiceAccessPoint.sap_response(self, apdu)
             return
         await super().sap_response(apdu)
 
     def _wants_raw(self, apdu: ComplexAckPDU) -> bool:
-        requests = getattr(self.serviceElement, "_requests", None) or {}
-        for request, _future in requests.get(apdu.pduSource, ()):
-            if request.apduInvokeID == apdu.apduInvokeID:
-                return getattr(request, RAW_ACK, False) is True
-        return False
+        pending = self.pending_request(apdu)
+        return pending is not None and getattr(pending[0], RAW_ACK, False) is True
 
 
 def install_raw_acks(app: Application) -> None:

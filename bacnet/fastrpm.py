@@ -23,7 +23,10 @@ the same bytes the stock way (:mod:`bacnet.fastread`). A value therefore comes o
 when bacpypes3 would have produced the same one; the property's datatype is looked up exactly as
 bacpypes3's ``read_property_multiple`` does (standard object class, ``Array`` index rules), and
 values are converted exactly as :func:`bacnet.values.to_value` converts bacpypes3's (REAL rounded
-to 7 significant digits, enumerations with their number and state name).
+to 7 significant digits, a non-finite REAL or DOUBLE as ``Value(None, "NaN" | "Infinity" |
+"-Infinity")``, enumerations with their number and state name, characterstrings cleaned and
+capped by :func:`bacnet.text.clean_text`). A number the conversion refuses (beyond float64) is
+left to the stock path too, which reports it for that one point.
 
 :func:`encode_request` builds the request's service data from per-object fragments encoded once
 (bacpypes3 builds and encodes a ``ReadAccessSpecification`` sequence per object per request).
@@ -40,10 +43,10 @@ from bacpypes3.constructeddata import Array
 from bacpypes3.primitivedata import (Boolean, CharacterString, Double, Enumerated, Integer, Null, ObjectType,
                                      PropertyIdentifier, Real, Unsigned)
 
-from bacnet.properties import (IDENTIFIER_CACHE, STANDARD_VENDOR, PropertyError, PropertySpec, ResultKey, _camel,
-                               object_identifier)
+from bacnet.limits import MAX_INSTANCE
+from bacnet.properties import IDENTIFIER_CACHE, STANDARD_VENDOR, PropertyError, PropertySpec, ResultKey, _camel
 from bacnet.types import ObjectRef, Value
-from bacnet.values import real_number, to_value
+from bacnet.values import ValueRangeError, integer_number, real_value, to_value
 
 #: The ReadPropertyMultiple service choice (ASHRAE 135 clause 21, BACnetConfirmedServiceChoice).
 READ_PROPERTY_MULTIPLE = 14
@@ -97,10 +100,18 @@ def _context_unsigned(tag: int, number: int) -> bytes:
     return bytes([(tag << 4) | 0x08 | len(data)]) + data
 
 
+@lru_cache(maxsize=1024)
+def _object_type_number(name: str) -> int:
+    return int(ObjectType(name))
+
+
 @lru_cache(maxsize=IDENTIFIER_CACHE)
 def _object_head(ref: ObjectRef) -> bytes:
-    objid = object_identifier(ref)
-    return _OBJECT_ID_PACK.pack(_OBJECT_ID, (int(objid[0]) << 22) | int(objid[1]))
+    # Encoded from the type's number: no bacpypes3 ObjectIdentifier (~750 bytes) kept per object.
+    instance = int(ref[1])
+    if not 0 <= instance <= MAX_INSTANCE:
+        raise ValueError(f"object instance {instance} is outside 0..{MAX_INSTANCE}")
+    return _OBJECT_ID_PACK.pack(_OBJECT_ID, (_object_type_number(ref[0]) << 22) | instance)
 
 
 @lru_cache(maxsize=1024)
@@ -150,7 +161,7 @@ def _error(error_class: int, error_code: int) -> PropertyError | None:
 def _enumerated(kind: type, number: int) -> Value | None:
     try:
         return _enumerated_value(kind, number)
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, ValueRangeError):
         return None
 
 
@@ -162,7 +173,8 @@ def _enumerated_value(kind: type, number: int) -> Value:
 
 def _text(kind: type, text: str) -> Value | None:
     try:
-        return to_value(kind(text))  # the class checks its length limits, as bacpypes3's decode does
+        # The class checks its length limits, as bacpypes3's decode does; to_value cleans the text.
+        return to_value(kind(text))
     except (ValueError, TypeError):
         return None
 
@@ -172,11 +184,16 @@ _NULL = to_value(Null(()))
 
 
 def _real(number: float) -> Value:
-    return Value(real_number(number))
+    return real_value(number)
 
 
-def _number(number: int) -> Value:
-    return Value(float(number))
+def _number(number: int) -> Value | None:
+    # At most _MAX_INTEGER octets always fit a float64; should that ever change, a number
+    # beyond it goes to the stock path, which reports it as a per-point error.
+    try:
+        return Value(integer_number(number))
+    except ValueRangeError:
+        return None
 
 
 #: How the value of one property is read: the application tag bacpypes3 would accept, and the

@@ -25,6 +25,7 @@ from bacpypes3.ipv4.link import ForeignLinkLayer
 from bacpypes3.pdu import IPv4Address
 
 from bacnet.errors import BACnetError
+from bacnet.forwarded import ForwardedNPDUGuard
 
 log = logging.getLogger(__name__)
 
@@ -85,8 +86,9 @@ def _result_text(code: int) -> str:
     return f"the BBMD answered with result code 0x{code:04x}"
 
 
-class SupervisedForeignLinkLayer(ForeignLinkLayer):
-    """bacpypes3's foreign-device link layer with our own registration loop (see module docstring)."""
+class SupervisedForeignLinkLayer(ForwardedNPDUGuard, ForeignLinkLayer):
+    """bacpypes3's foreign-device link layer with our own registration loop (see module docstring);
+    Forwarded-NPDUs are believed only from the BBMD (:mod:`bacnet.forwarded`)."""
 
     def __init__(self, local_address: IPv4Address, *, answer_timeout: float = 3.0) -> None:
         super().__init__(local_address)
@@ -96,6 +98,10 @@ class SupervisedForeignLinkLayer(ForeignLinkLayer):
         self._answer: asyncio.Future[int] | None = None
         self._keeper: asyncio.Task | None = None
         self._registered = asyncio.Event()
+
+    def trusted_forwarder(self) -> IPv4Address | None:
+        # The BBMD we register with is the one host that relays the site's broadcasts to us.
+        return self.bbmdAddress
 
     @property
     def bbmd_text(self) -> str:

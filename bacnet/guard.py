@@ -21,9 +21,12 @@ from bacnet.errors import DeviceError, DeviceTimeout
 T = TypeVar("T")
 
 #: What bacpypes3 raises when an answer arrived but cannot be decoded or cast to the property's
-#: datatype (a REAL property answered with an UNSIGNED raises InvalidTag, a RejectException):
-#: a misbehaving device, reported per request instead of failing the device's whole read.
-DECODING_ERRORS = (ValueError, TypeError, AttributeError, IndexError, KeyError, struct.error, RejectException)
+#: datatype (a REAL property answered with an UNSIGNED raises InvalidTag, a RejectException; a
+#: number too large for its type OverflowError; constructed data nested absurdly deep
+#: RecursionError): a misbehaving device, reported per request instead of failing the device's
+#: whole read.
+DECODING_ERRORS = (ValueError, TypeError, AttributeError, IndexError, KeyError, struct.error, RejectException,
+                   OverflowError, RecursionError)
 
 
 def kind_of(error: BaseException) -> str:

@@ -1,7 +1,11 @@
 """The collector's bacpypes3 application and the link layers it builds for its IPv4 port.
 
-Two differences from stock bacpypes3 in the link layers, both about broadcasts (and one in the
-application service access point, for the hot read: :mod:`bacnet.fastread`):
+Every link layer the collector runs on — normal on the standard port (:class:`GuardedLinkLayer`),
+normal on another port (:class:`MirroringLinkLayer`), foreign device
+(:class:`bacnet.foreign.SupervisedForeignLinkLayer`) — believes a BVLC Forwarded-NPDU only from
+the configured BBMD (:mod:`bacnet.forwarded`); the stock bacpypes3 normal link layer believes
+one from anybody. A BBMD port is refused: the collector never is one. Besides that, two
+differences from stock bacpypes3, both about broadcasts:
 
 - **Off the standard port, broadcasts also go to the standard port.** Devices and routers listen
   on UDP 47808. A collector that has to use another port (47809 next to another BACnet program
@@ -11,7 +15,9 @@ application service access point, for the hot read: :mod:`bacnet.fastread`):
   answer a Who-Is with a unicast I-Am to its source, so the answers find us on our port.)
 - **A foreign-device port keeps its BBMD registration alive** (:mod:`bacnet.foreign`).
 
-On the standard port in normal mode the stock link layer is used unchanged.
+The application itself (:class:`CollectorApplication`) matches answers by service too
+(:mod:`bacnet.answers`, through the hot read's access point in :mod:`bacnet.fastread`) and keeps
+its own objects read-only to the network (:mod:`bacnet.own_device`).
 """
 
 from __future__ import annotations
@@ -28,6 +34,8 @@ from bacpypes3.pdu import PDU, IPv4Address, LocalBroadcast
 
 from bacnet.fastread import install_raw_acks
 from bacnet.foreign import SupervisedForeignLinkLayer
+from bacnet.forwarded import ForwardedNPDUGuard
+from bacnet.own_device import ReadOnlyObjectServices
 
 #: The UDP port BACnet/IP devices and routers listen on (ASHRAE 135 Annex J, 0xBAC0).
 STANDARD_PORT = 47808
@@ -46,8 +54,13 @@ class MirroringDatagramServer(IPv4DatagramServer):
             self.local_transport.sendto(pdu.pduData, (self.broadcast_address[0], self.mirror_port))
 
 
-class MirroringLinkLayer(NormalLinkLayer):
-    """bacpypes3's normal BACnet/IP link layer over a :class:`MirroringDatagramServer`."""
+class GuardedLinkLayer(ForwardedNPDUGuard, NormalLinkLayer):
+    """bacpypes3's normal BACnet/IP link layer, dropping every Forwarded-NPDU (no BBMD configured)."""
+
+
+class MirroringLinkLayer(ForwardedNPDUGuard, NormalLinkLayer):
+    """bacpypes3's normal BACnet/IP link layer over a :class:`MirroringDatagramServer`, dropping
+    every Forwarded-NPDU (no BBMD configured)."""
 
     def __init__(self, local_address: IPv4Address, mirror_port: int = STANDARD_PORT) -> None:
         # NormalLinkLayer.__init__ would bind its own datagram server; build the same stack
@@ -60,9 +73,10 @@ class MirroringLinkLayer(NormalLinkLayer):
         bind(self.multiplexer, self.server)
 
 
-class CollectorApplication(Application):
-    """The collector's application: stock bacpypes3 except for the link layer of its IPv4 port and
-    the access point that lets the hot read decode its own answers (:mod:`bacnet.fastread`)."""
+class CollectorApplication(ReadOnlyObjectServices, Application):
+    """The collector's application: stock bacpypes3 except for the link layer of its IPv4 port, the
+    access point that matches answers by service and lets the hot read decode its own answers
+    (:mod:`bacnet.answers`, :mod:`bacnet.fastread`), and its read-only objects (:mod:`bacnet.own_device`)."""
 
     @classmethod
     def from_object_list(cls, objects, *args, **kwargs) -> CollectorApplication:  # type: ignore[override]
@@ -76,13 +90,13 @@ class CollectorApplication(Application):
             return
         mode = obj.bacnetIPMode
         address = obj.address
-        if mode == IPMode.normal and address.addrPort != STANDARD_PORT:
-            make = MirroringLinkLayer
+        if mode == IPMode.normal:
+            make = GuardedLinkLayer if address.addrPort == STANDARD_PORT else MirroringLinkLayer
         elif mode == IPMode.foreign:
             make = SupervisedForeignLinkLayer
         else:
-            super().add_object(obj)
-            return
+            # The stock BBMD link layer would trust and relay anyone's frames; a collector is no BBMD.
+            raise ValueError(f"the collector's BACnet/IP port runs in normal or foreign mode, not {mode}")
         # The bookkeeping of Application.add_object for a network port, with our link layer.
         if obj.objectName in self.objectName or obj.objectIdentifier in self.objectIdentifier:
             raise RuntimeError(f"already an object named {obj.objectName!r} or identified {obj.objectIdentifier}")

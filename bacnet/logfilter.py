@@ -4,6 +4,9 @@ Every undecodable datagram makes bacpypes3 log an ERROR with a traceback. A misc
 or a scanner can send thousands; the first one is useful, the rest bury everything else. This
 filter lets the first record of each kind through as one line, drops repeats for a while, and
 says how many it dropped when the next one is let through.
+
+Our own code logs what it refuses from the network (forged Forwarded-NPDUs, writes to the
+collector's objects) through a :class:`ThrottledLog`: the same idea, per peer, with a count.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 
 #: Seconds during which repeats of the same message are dropped.
 REPEAT_WINDOW = 600.0
@@ -53,3 +57,42 @@ def install(handler: logging.Handler | None = None) -> RepeatFilter:
     for target in [handler] if handler is not None else logging.getLogger().handlers:
         target.addFilter(repeat)
     return repeat
+
+
+#: Seconds between two lines a ThrottledLog writes about one source.
+REPORT_INTERVAL = 60.0
+#: Sources remembered for rate limiting; beyond it the table starts over (bounded memory under
+#: a flood from many addresses; the worst case is one extra warning per source).
+MAX_SOURCES = 1024
+
+
+class ThrottledLog:
+    """Counts refused frames or requests and logs them to ``logger`` without flooding: the first
+    from a source at WARNING, then one line per ``interval`` per source with how many came meanwhile."""
+
+    def __init__(self, logger: logging.Logger, interval: float = REPORT_INTERVAL,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.logger = logger
+        self.interval = interval
+        self.clock = clock
+        #: How many were recorded since this log was made.
+        self.total = 0
+        self._sources: dict[str, tuple[float, int]] = {}
+        self._lock = threading.Lock()
+
+    def record(self, source: str, message: str, *args: object) -> None:
+        """Count one from ``source``; log ``message % args`` unless that source was logged recently."""
+        now = self.clock()
+        with self._lock:
+            self.total += 1
+            logged_at, suppressed = self._sources.get(source, (None, 0))
+            if logged_at is not None and now - logged_at < self.interval:
+                self._sources[source] = (logged_at, suppressed + 1)
+                return
+            if len(self._sources) >= MAX_SOURCES:
+                self._sources.clear()
+            self._sources[source] = (now, 0)
+        if suppressed:
+            self.logger.warning(message + " (and %d more from %s since the last report)", *args, suppressed, source)
+        else:
+            self.logger.warning(message, *args)

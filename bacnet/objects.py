@@ -6,6 +6,7 @@ import re
 
 from bacpypes3.primitivedata import ObjectType
 
+from bacnet.limits import MAX_INSTANCE
 from bacnet.types import ObjectRef
 
 #: Abbreviations engineers use in point lists and tools like YABE.
@@ -16,8 +17,6 @@ ABBREVIATIONS = {
     "mi": "multi-state-input", "mo": "multi-state-output", "mv": "multi-state-value",
     "dev": "device", "csv": "characterstring-value", "iv": "integer-value", "lav": "large-analog-value",
 }
-#: Largest object instance (22 bits; 4194303 is the wildcard).
-MAX_INSTANCE = 4194303
 
 
 def parse_object(text: str) -> ObjectRef:

@@ -4,7 +4,11 @@ This is the one path every read goes through (device info, object details, prese
 
 - batches are cut so an answer fits the device's APDU (or its segmented maximum);
 - a batch the device answers with a segmentation/overflow abort is split in half and retried,
-  and the device's profile remembers the smaller size for the next call;
+  and the device's profile remembers the smaller size for the next call; after
+  :data:`BATCH_GROWTH_AFTER` successful requests in a row at that size, one request of the next
+  call tries twice the size (up to the caller's batch) and the size grows if it is answered, so
+  a passing cause (a busy router, our own APDU limit changed for a while) does not slow the
+  device down for good;
 - a device that rejects ReadPropertyMultiple gets ReadProperty, one property at a time; a batch
   the device aborts or fails as a whole is re-read property by property, so one bad object
   never fails its neighbours;
@@ -45,9 +49,18 @@ NO_RPM_REASONS = frozenset({"unrecognized-service", "service-request-denied", "r
 #: ASHRAE's standard object classes; we never need vendor-specific decoding for what we read, and
 #: looking the vendor up per request would cost a cache query per call.
 STANDARD_VENDOR = get_vendor_info(0)
-#: Distinct objects and property references whose bacpypes3 forms are kept (parsing them costs
-#: more than encoding them). Far above the points one worker polls; old ones simply drop out.
+#: Distinct objects whose request encoding the hot read keeps (:mod:`bacnet.fastrpm`, a few
+#: bytes each). Far above the points one worker polls; old ones simply drop out.
 IDENTIFIER_CACHE = 65536
+#: Distinct objects whose bacpypes3 ObjectIdentifier is kept for single reads and writes (parsing
+#: one costs more than encoding it). Few: one is ~750 bytes. ReadPropertyMultiple (enumerations
+#: of up to BACNET_MAX_OBJECTS objects) builds its own and keeps none: 20,000 objects left 15 MB
+#: behind when they were cached. The hot read encodes its requests without them.
+OBJECT_IDENTIFIER_CACHE = 1024
+#: Successful full-size ReadPropertyMultiple requests in a row at a learned (shrunk) batch size
+#: before one request tries twice the size (capped at the batch the caller asked for). A device
+#: that really cannot answer more costs one aborted request per this many: ~3 %.
+BATCH_GROWTH_AFTER = 32
 
 #: What :meth:`DeviceReader._send` returns for a request it did not send (the device is dead).
 _SKIPPED = object()
@@ -68,18 +81,67 @@ class PropertyError:
         return self.text
 
 
+#: The result of a property the answer left out.
+_MISSING = PropertyError("missing from the answer")
+
+
 @dataclass
 class DeviceProfile:
     """What we learned about talking to one device; the engine keeps one per address."""
 
     rpm_supported: bool = True
     #: Largest ReadPropertyMultiple that worked, per set of properties read (a device that fits 25
-    #: present values may fit only 8 objects' names and descriptions): shrinks on overflow aborts.
+    #: present values may fit only 8 objects' names and descriptions): shrinks on overflow aborts,
+    #: grows back after a run of successes (see :meth:`succeeded`). No entry: the caller's batch.
     max_batch: dict[tuple[str, ...], int] = field(default_factory=dict)
     #: Requests in flight to this device across every concurrent call; None = only per call.
     in_flight: int | None = None
+    #: Successful full-size requests in a row at the learned size, per set of properties.
+    _streak: dict[tuple[str, ...], int] = field(default_factory=dict, repr=False, compare=False)
+    #: A larger size to try on one request, per set of properties, once the streak is long enough.
+    _trial: dict[tuple[str, ...], int] = field(default_factory=dict, repr=False, compare=False)
     _gate: asyncio.Semaphore | None = field(default=None, repr=False, compare=False)
     _gate_loop: asyncio.AbstractEventLoop | None = field(default=None, repr=False, compare=False)
+
+    def batch(self, kind: tuple[str, ...], configured: int) -> int:
+        """Properties per request for ``kind``: the learned size, at most ``configured``."""
+        return max(1, min(configured, self.max_batch.get(kind, configured)))
+
+    def take_trial(self, kind: tuple[str, ...], available: int) -> int | None:
+        """The larger size one request of this call should try, if one is due and ``available``
+        properties fill it (a short request would prove nothing); None otherwise."""
+        trial = self._trial.get(kind)
+        if trial is None or available < trial:
+            return None
+        del self._trial[kind]
+        return trial
+
+    def too_big(self, kind: tuple[str, ...], size: int) -> None:
+        """A request of ``size`` properties did not fit an answer: remember half of it."""
+        self.max_batch[kind] = max(1, min(self.max_batch.get(kind, size), size // 2))
+        self._streak.pop(kind, None)
+        self._trial.pop(kind, None)
+
+    def succeeded(self, kind: tuple[str, ...], size: int, configured: int) -> None:
+        """A request of ``size`` properties was answered. Larger than the learned size (a trial):
+        that size is learned, or forgotten once it reaches ``configured``. The learned size, for
+        the :data:`BATCH_GROWTH_AFTER`-th time in a row: a trial of twice the size is due."""
+        learned = self.max_batch.get(kind)
+        if learned is None or size < learned:
+            return  # nothing learned, or a short last chunk: it proves nothing about the size
+        if size > learned:
+            self._streak.pop(kind, None)
+            if size >= configured:
+                del self.max_batch[kind]
+            else:
+                self.max_batch[kind] = size
+            return
+        streak = self._streak.get(kind, 0) + 1
+        if streak < BATCH_GROWTH_AFTER:
+            self._streak[kind] = streak
+            return
+        self._streak.pop(kind, None)
+        self._trial[kind] = min(learned * 2, configured)
 
     def gate(self) -> asyncio.Semaphore | None:
         """The device-wide request semaphore, on the running loop (a restarted runtime gets a new one)."""
@@ -92,17 +154,23 @@ class DeviceProfile:
         return self._gate
 
 
-@lru_cache(maxsize=IDENTIFIER_CACHE)
+@lru_cache(maxsize=OBJECT_IDENTIFIER_CACHE)
 def object_identifier(ref: ObjectRef) -> ObjectIdentifier:
     # bacpypes3 only reads these when encoding a request, so one instance can be shared.
     return ObjectIdentifier(f"{ref[0]},{ref[1]}")
 
 
-@lru_cache(maxsize=IDENTIFIER_CACHE)
 def _property_reference(prop: str, index: int | None) -> PropertyReference:
     if index is None:
-        return PropertyReference(propertyIdentifier=PropertyIdentifier(prop))
+        return _plain_reference(prop)
+    # Indexed references are object-list elements of an enumeration, read once: never cached,
+    # so a long object list leaves nothing behind in the worker.
     return PropertyReference(propertyIdentifier=PropertyIdentifier(prop), propertyArrayIndex=index)
+
+
+@lru_cache(maxsize=1024)
+def _plain_reference(prop: str) -> PropertyReference:
+    return PropertyReference(propertyIdentifier=PropertyIdentifier(prop))
 
 
 @lru_cache(maxsize=1024)
@@ -132,7 +200,7 @@ async def read_multiple(app: Application, address: Address, specs: Sequence[Prop
     for ref, prop, index in specs:
         by_object.setdefault(ref, []).append(_property_reference(prop, index))
     for ref, props in by_object.items():
-        parameters.extend([object_identifier(ref), props])
+        parameters.extend([ObjectIdentifier(f"{ref[0]},{ref[1]}"), props])
     what = f"ReadPropertyMultiple of {len(specs)} properties"
     answer = await guarded(app.read_property_multiple(address, parameters, vendor_info=STANDARD_VENDOR),
                            timeout, what)
@@ -155,7 +223,7 @@ def complete_results(results: dict[ResultKey, object], specs: Sequence[PropertyS
     """``results`` with an error for every spec the answer left out."""
     # A device may leave out what it could not read; report those as errors, not silence.
     for ref, prop, index in specs:
-        results.setdefault((ref, _camel(prop), index), PropertyError("missing from the answer"))
+        results.setdefault((ref, _camel(prop), index), _MISSING)
     return results
 
 
@@ -186,8 +254,10 @@ class DeviceReader:
         specs = [(ref, _camel(prop), index) for ref, prop, index in specs]
         self._kind = tuple(sorted({prop for _, prop, _ in specs}))
         if self.profile.rpm_supported:
-            batch = min(self.batch, self.profile.max_batch.get(self._kind, self.batch))
-            chunks = [specs[i:i + batch] for i in range(0, len(specs), batch)]
+            batch = self.profile.batch(self._kind, self.batch)
+            first = self.profile.take_trial(self._kind, len(specs)) or batch
+            chunks = [specs[:first]] if specs else []
+            chunks += [specs[i:i + batch] for i in range(first, len(specs), batch)]
             await asyncio.gather(*(self._rpm(chunk) for chunk in chunks))
         else:
             await asyncio.gather(*(self._rp(spec) for spec in specs))
@@ -220,15 +290,17 @@ class DeviceReader:
         try:
             answer = await self._send(lambda: self.multiple(self.app, self.address, chunk, self.timeout))
             if answer is not _SKIPPED:
-                self.results.update(answer)
+                # Only what was asked: results a device adds for other objects are dropped.
+                for spec in chunk:
+                    self.results[spec] = answer.get(spec, _MISSING)
+                self.profile.succeeded(self._kind, len(chunk), self.batch)
         except DeviceTimeout as error:
             self.dead = error
         except DeviceError as error:
             too_big = error.reason in TOO_BIG_REASONS
             if too_big and len(chunk) > 1:
                 half = len(chunk) // 2
-                learned = self.profile.max_batch.get(self._kind, len(chunk))
-                self.profile.max_batch[self._kind] = min(learned, half)
+                self.profile.too_big(self._kind, len(chunk))
                 await asyncio.gather(self._rpm(chunk[:half]), self._rpm(chunk[half:]))
                 return
             if not too_big and (error.kind in ("reject", "abort") or error.reason in NO_RPM_REASONS):

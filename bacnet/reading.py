@@ -8,9 +8,11 @@ from bacpypes3.app import Application
 
 from bacnet.address import to_bacpypes
 from bacnet.fastread import read_multiple_fast
+from bacnet.limits import ERROR_MAX, MAX_APDU
 from bacnet.properties import DeviceProfile, DeviceReader, PropertyError
+from bacnet.text import clean_text
 from bacnet.types import DeviceTarget, ObjectRef, ReadOutcome, Value
-from bacnet.values import to_value
+from bacnet.values import ValueRangeError, to_value
 
 #: Bytes one present value takes in a ReadPropertyMultiple answer: object id (5), opening and
 #: closing tags (4), property id (2), a REAL (5) = 16, plus slack for wider values.
@@ -26,7 +28,26 @@ MAX_VALUE_BATCH = 81
 
 def value_batch(target: DeviceTarget) -> int:
     """Present values per ReadPropertyMultiple for ``target``: what fits one unsegmented answer."""
-    return max(1, min(MAX_VALUE_BATCH, (target.max_apdu - ANSWER_OVERHEAD) // VALUE_BYTES))
+    return max(1, min(MAX_VALUE_BATCH, (min(target.max_apdu, MAX_APDU) - ANSWER_OVERHEAD) // VALUE_BYTES))
+
+
+def present_value(raw: object) -> Value | PropertyError:
+    """One read result as a point's value or its error, never an exception.
+
+    The fast decoder's results are converted already; bacpypes3's (its fallback, and devices
+    read property by property) are converted here, value by value: a number no float holds is
+    this point's error ("value out of range"), not the device's.
+    """
+    if isinstance(raw, Value):
+        return raw
+    if raw is None:
+        return PropertyError("no value")
+    if isinstance(raw, PropertyError):
+        return raw
+    try:
+        return to_value(raw)
+    except ValueRangeError as error:
+        return PropertyError(str(error))
 
 
 async def read_present_values(app: Application, target: DeviceTarget, refs: list[ObjectRef], *,
@@ -46,10 +67,9 @@ async def read_present_values(app: Application, target: DeviceTarget, refs: list
         return outcome
     values, errors = outcome.values, outcome.errors
     for ref in refs:
-        raw = results.get((ref, "presentValue", None))
-        if raw is None or isinstance(raw, PropertyError):
-            errors[ref] = str(raw or "no value")
+        value = present_value(results.get((ref, "presentValue", None)))
+        if isinstance(value, PropertyError):
+            errors[ref] = clean_text(value, ERROR_MAX)
         else:
-            # The fast decoder converted already; bacpypes3's values (its fallback) are converted here.
-            values[ref] = raw if isinstance(raw, Value) else to_value(raw)
+            values[ref] = value
     return outcome

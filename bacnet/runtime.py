@@ -86,7 +86,8 @@ class BACnetRuntime:
 
     With ``bbmd_address`` (``IPv4[:port]``) the port runs as a foreign device registered with
     that BBMD for ``bbmd_ttl`` seconds, re-registering before the TTL runs out; see
-    :attr:`registration_status`.
+    :attr:`registration_status`. The BBMD is then the one host whose BVLC Forwarded-NPDUs are
+    believed; without one, none are (:mod:`bacnet.forwarded`).
     """
 
     def __init__(self, host: str, prefix: int, port: int, *, device_instance: int = 3056999,

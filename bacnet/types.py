@@ -75,7 +75,12 @@ class DeviceTarget:
 @dataclass(frozen=True)
 class Value:
     """A present value: numeric values in `number` (binary as 0/1), text for anything non-numeric
-    or for the state name of an enumerated value."""
+    or for the state name of an enumerated value.
+
+    `number` is always finite or None. A non-finite REAL/DOUBLE is ``Value(None, "NaN")``,
+    ``Value(None, "Infinity")`` or ``Value(None, "-Infinity")``; "no value" (BACnet Null) is
+    ``Value(None, "null")``. `text` is cleaned and at most 255 characters (:mod:`bacnet.limits`).
+    """
 
     number: float | None
     text: str | None = None

@@ -8,6 +8,7 @@ callers must ask for explicitly.
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, field
 
@@ -17,9 +18,10 @@ from bacpypes3.primitivedata import Null
 from bacnet.address import to_bacpypes
 from bacnet.errors import BACnetError
 from bacnet.guard import check_answer, guarded
+from bacnet.limits import INTEGER_MAX, INTEGER_MIN, REAL_MAX, UNSIGNED_MAX
 from bacnet.properties import object_identifier, read_property
 from bacnet.types import DeviceTarget, ObjectRef, Value
-from bacnet.values import to_value
+from bacnet.values import OUT_OF_RANGE, ValueRangeError, to_value
 
 #: BACnet priorities run 1 (manual life safety) .. 16 (lowest).
 MIN_PRIORITY, MAX_PRIORITY = 1, 16
@@ -61,8 +63,39 @@ def check_priority(priority: int, *, allow_critical: bool = False) -> None:
                          f"(1..{FIRST_ORDINARY_PRIORITY - 1}); it needs an explicit override")
 
 
+#: Object types whose present value is a REAL (single precision), DOUBLE, INTEGER or UNSIGNED.
+REAL_TYPES = frozenset({"analog-input", "analog-output", "analog-value", "loop", "pulse-converter"})
+DOUBLE_TYPES = frozenset({"large-analog-value"})
+INTEGER_TYPES = frozenset({"integer-value"})
+UNSIGNED_TYPES = frozenset({"positive-integer-value", "accumulator"})
+
+
+def _number(value: float | str) -> float:
+    """``value`` as a finite float; WriteError for text that is no number, NaN and infinities."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise WriteError(f"{value!r} is not a number")
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise WriteError(f"{value!r} is not a number") from None
+    except OverflowError:  # an int beyond float64
+        raise WriteError(f"{value!r} is out of range") from None
+    if not math.isfinite(number):
+        # "nan", "inf" and "1e999" parse as floats; a device must never be commanded to them.
+        raise WriteError(f"{value!r} is not a finite number")
+    return number
+
+
+def _whole(value: float | str, low: int, high: int, what: str) -> int:
+    number = _number(value)
+    if number != int(number) or not low <= number <= high:
+        raise WriteError(f"{value!r} is not {what} ({low}..{high})")
+    return int(number)
+
+
 def _wire_value(object_type: str, value: float | str | None) -> object:
-    """The value in the form bacpypes3 casts to the property's type."""
+    """The value in the form bacpypes3 casts to the property's type; WriteError, before anything
+    is sent, for a value that is not of the point's type or not finite."""
     if value is None:
         return Null(())
     if object_type.startswith("binary-"):
@@ -73,23 +106,40 @@ def _wire_value(object_type: str, value: float | str | None) -> object:
             if text in ("inactive", "off", "0", "false"):
                 return "inactive"
             raise WriteError(f"{value!r} is not a binary value (active/inactive, on/off, 1/0)")
-        if value not in (0, 1):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value not in (0, 1):
             raise WriteError(f"{value!r} is not a binary value (0 or 1)")
         return "active" if value else "inactive"
     if object_type.startswith("multi-state-"):
+        if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+            raise WriteError(f"{value!r} is not a state number")
         try:
-            number = int(float(value))
-        except (TypeError, ValueError):
+            number = float(value)
+        except (TypeError, ValueError, OverflowError):
             raise WriteError(f"{value!r} is not a state number") from None
-        if number < 1 or number != float(value):
+        if not math.isfinite(number) or number < 1 or number > UNSIGNED_MAX or number != int(number):
             raise WriteError(f"{value!r} is not a state number (1, 2, 3, ...)")
-        return number
+        return int(number)
     if object_type == "characterstring-value":
-        return str(value)
+        if not isinstance(value, str):
+            raise WriteError(f"{value!r} is not text")
+        return value
+    if object_type in INTEGER_TYPES:
+        return _whole(value, INTEGER_MIN, INTEGER_MAX, "an integer")
+    if object_type in UNSIGNED_TYPES:
+        return _whole(value, 0, UNSIGNED_MAX, "a whole number")
+    number = _number(value)
+    if object_type in REAL_TYPES and abs(number) > REAL_MAX:
+        # Beyond single precision the device would store +/-Infinity.
+        raise WriteError(f"{value!r} is out of range for a REAL (at most {REAL_MAX:.7g} in magnitude)")
+    return number
+
+
+def _readback(raw: object) -> Value:
+    """A value read around a write, for the audit; one no float holds is shown as out of range."""
     try:
-        return float(value)
-    except (TypeError, ValueError):
-        raise WriteError(f"{value!r} is not a number") from None
+        return to_value(raw)
+    except ValueRangeError:
+        return Value(None, OUT_OF_RANGE)
 
 
 def _priority_array(raw: object) -> list[Value | None]:
@@ -105,7 +155,7 @@ def _priority_array(raw: object) -> list[Value | None]:
         if chosen is None or chosen[0] == "null":
             slots.append(None)
         else:
-            slots.append(to_value(chosen[1]))
+            slots.append(_readback(chosen[1]))
     return slots
 
 
@@ -126,14 +176,14 @@ async def write_present_value(app: Application, target: DeviceTarget, ref: Objec
         check_priority(priority, allow_critical=allow_critical)
         wire = _wire_value(ref[0], value)
         address = to_bacpypes(target.address)
-        outcome.old_value = to_value(await read_property(app, address, ref, "presentValue", timeout))
+        outcome.old_value = _readback(await read_property(app, address, ref, "presentValue", timeout))
         what = f"write {ref[0]},{ref[1]} present-value @{priority}"
         answer = await guarded(app.write_property(address, object_identifier(ref), "presentValue", wire,
                                                   priority=priority), timeout, what)
         check_answer(answer, what)
         if isinstance(answer, str):  # bacpypes3 returns "-no object class-" style strings
             raise WriteError(f"{what}: {answer.strip('-')}")
-        outcome.new_value = to_value(await read_property(app, address, ref, "presentValue", timeout))
+        outcome.new_value = _readback(await read_property(app, address, ref, "presentValue", timeout))
         try:
             outcome.priority_array = await read_priority_array(app, target, ref, timeout)
         except BACnetError:

@@ -40,7 +40,8 @@ class PipelineClient:
         address = parse_bind_address(bind)
         self.runtime = BACnetRuntime(address.host, address.prefix, address.port, request_timeout=timeout)
         self.engine = Engine(self.runtime, in_flight=self.settings.BACNET_MAX_IN_FLIGHT,
-                             max_devices=self.settings.BACNET_MAX_CONCURRENT_DEVICES)
+                             max_devices=self.settings.BACNET_MAX_CONCURRENT_DEVICES,
+                             max_objects=self.settings.BACNET_MAX_OBJECTS)
         self.context = WorkerContext(app=self.app, engine=self.engine)
         self.site_id: int | None = None
         self.database = ""

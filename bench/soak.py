@@ -52,7 +52,7 @@ SETUP_JOB_DEADLINE = 300.0
 #: Seconds between two looks at the ledger while the soak runs.
 POLL_SECONDS = 1.0
 #: Job statuses that never change again.
-FINAL = ("succeeded", "failed", "skipped", "lost")
+FINAL = ("succeeded", "partial", "failed", "skipped", "lost")
 DEFAULT_PG_ADMIN_URL = "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/15"
 
@@ -153,7 +153,7 @@ def _run_job(app, actor: str, kwargs: dict) -> tuple[str, dict, str]:
         with app.app_context():
             run = db.session.get(JobRun, job_id)
             status, summary, error = run.status, run.summary or {}, run.error
-        if status in ("succeeded", "failed", "lost") or time.monotonic() > deadline:
+        if status in ("succeeded", "partial", "failed", "lost") or time.monotonic() > deadline:
             return status, summary, error
         time.sleep(0.5)
 

@@ -16,6 +16,8 @@ from typing import Protocol
 from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
 
+from app.error_text import message_line
+
 log = logging.getLogger(__name__)
 
 #: Advisory lock key of the scheduler (any constant; "BACnetSc" as an int64).
@@ -47,7 +49,7 @@ class AdvisoryLockElector:
         try:
             connection = self.engine.connect()
         except Exception as error:  # database down: stay standby, retry next round
-            log.warning("cannot reach the database to elect a leader: %s", str(error).splitlines()[0])
+            log.warning("cannot reach the database to elect a leader: %s", message_line(error))
             return False
         try:
             got = connection.execute(text("SELECT pg_try_advisory_lock(:key)"), {"key": ADVISORY_LOCK_KEY}).scalar()

@@ -20,6 +20,7 @@ from pathlib import Path
 from apscheduler.schedulers.background import BackgroundScheduler
 from flask import Flask
 
+from app.error_text import message_line
 from app.extensions import db
 from app.models import ProcessHeartbeat, Schedule, utcnow
 from app.models.heartbeat import beat, forget
@@ -78,8 +79,7 @@ class SchedulerService:
             except Exception as error:  # a database hiccup must not end the loop; the next round retries
                 if is_connection_error(error):
                     # Expected during a database restart: one line per round, not a traceback.
-                    log.warning("scheduler round skipped: database unreachable: %s",
-                                (str(error).strip().splitlines() or [type(error).__name__])[0])
+                    log.warning("scheduler round skipped: database unreachable: %s", message_line(error))
                 else:
                     log.exception("scheduler round failed")
 
@@ -176,7 +176,7 @@ class SchedulerService:
             except Exception as error:
                 if is_connection_error(error):
                     log.warning("schedule %s: tick failed: database unreachable: %s", schedule_id,
-                                (str(error).strip().splitlines() or [type(error).__name__])[0])
+                                message_line(error))
                 else:
                     log.exception("schedule %s: tick failed", schedule_id)
                 db.session.rollback()

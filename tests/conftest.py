@@ -172,11 +172,16 @@ def admin_client(app, client):
 _next_block = [random.randrange(150)]
 
 
+def next_loopback_block() -> int:
+    """A 127.0.<block>.x block (100..249) no other test of this run took recently."""
+    _next_block[0] += 1
+    return 100 + (_next_block[0] % 150)
+
+
 @pytest.fixture
 def loopback_block() -> int:
     """A fresh 127.0.<block>.x block per test (100..249), so lingering sockets never collide."""
-    _next_block[0] += 1
-    return 100 + (_next_block[0] % 150)
+    return next_loopback_block()
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ before anything is sent, so a typo fails at the caller, not silently in a worker
 from __future__ import annotations
 
 import ipaddress
+import math
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -241,8 +242,11 @@ class WriteKwargs(_Kwargs):
     def _value(cls, value: float | str | None) -> float | str | None:
         if isinstance(value, str) and len(value) > 255:
             raise ValueError("a text value may be at most 255 characters")
-        if isinstance(value, float) and value != value:  # NaN would be written as garbage
-            raise ValueError("NaN is not a value a device can take")
+        if isinstance(value, float) and not math.isfinite(value):
+            # NaN would be written as garbage, an infinity (JSON 1e999 parses as one) commands the
+            # device to +-inf. Text spellings ("nan", "1e999") are refused per point type by
+            # app.write_policy.check_value, in the admin, the API and the actor.
+            raise ValueError("must be a finite number (not NaN or an infinity)")
         return value
 
 

@@ -19,6 +19,7 @@ from typing import TypeVar
 
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
+from app.error_text import message_line
 from app.extensions import db
 
 log = logging.getLogger(__name__)
@@ -71,9 +72,8 @@ def with_db_retry(work: Callable[[], T], *, what: str, seconds: float = RETRY_SE
             _rollback()
             if not is_connection_error(error) or time.monotonic() + pause > deadline:
                 raise
-            first_line = (str(error).strip().splitlines() or [type(error).__name__])[0]
             log.warning("%s: database unreachable (attempt %d: %s); retrying in %.2f s", what, attempt,
-                        first_line, pause)
+                        message_line(error), pause)
             time.sleep(pause)
             pause = min(pause * 2, MAX_PAUSE)
             attempt += 1

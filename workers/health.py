@@ -43,6 +43,16 @@ def mark_failed(device: Device, now: datetime, reason: str) -> None:
         device.next_retry_at = now + timedelta(seconds=backoff_seconds(device.consecutive_failures))
 
 
+def mark_unstored(device: Device, now: datetime, reason: str) -> None:
+    """The device answered, but what it sent could not be stored (the database refused it).
+
+    It is reachable, so it stays online and is not backed off; ``last_error`` says why its data
+    is missing.
+    """
+    mark_answered(device, now)
+    device.last_error = reason[:2000]
+
+
 def is_due(device: Device, now: datetime) -> bool:
     """False while the device is backed off."""
     return device.next_retry_at is None or device.next_retry_at <= now

@@ -1,4 +1,4 @@
-"""Keeps each message's job_run row current: queued -> running -> succeeded / failed.
+"""Keeps each message's job_run row current: queued -> running -> succeeded / partial / failed.
 
 The row is created by the transport before the message is sent. A message redelivered after its
 job already finished (at-least-once delivery: a worker died after the work but before the ack)
@@ -7,6 +7,11 @@ says "running" (the worker was killed mid-job) runs again: that attempt died. An
 must not be done twice even then (collect_readings: a second read would store a second set of
 readings under new timestamps) commits its summary with its work (:func:`stage_summary`) and,
 when redelivered, finds it (:func:`committed_summary`) and returns it instead of working again.
+
+An actor that works on many devices does not fail the job for one device: it returns a summary
+naming the devices that failed (:func:`record_failed_devices`). Such a job ran, so it is never
+retried (that would read the healthy devices twice); it ends "partial" when part of its work was
+stored, "failed" when nothing was, with one line per failed device in ``error``.
 
 The row updates are retried through a short database outage (workers.db_retry), so a PostgreSQL
 restart does not leave a job "running" forever.
@@ -21,6 +26,7 @@ import dramatiq
 from dramatiq.middleware import Middleware, SkipMessage
 from flask import Flask
 
+from app.error_text import error_text
 from app.extensions import db
 from app.models import FINAL_STATUSES, JobRun, utcnow
 from workers.db_retry import with_db_retry
@@ -29,6 +35,10 @@ log = logging.getLogger(__name__)
 
 #: Longest error text kept on a job_run row.
 MAX_ERROR_TEXT = 4000
+#: Summary member naming the devices a job failed for: {"<instance> (<address>)": "<one-line reason>"}.
+FAILED_DEVICES = "failed_devices"
+#: Summary member set (true) when every device the job was asked about failed: nothing was stored.
+NOTHING_STORED = "nothing_stored"
 
 _current = threading.local()
 
@@ -36,6 +46,37 @@ _current = threading.local()
 def report_summary(summary: dict) -> None:
     """Called by the actor wrapper: the counts to store on the running job's row."""
     _current.summary = summary
+
+
+def record_failed_devices(summary: dict, failed: dict[str, str], *, asked: int) -> dict:
+    """Add the devices that failed (label -> one-line reason) to an actor's ``summary``.
+
+    ``asked``: how many devices the job was asked to work on; when all of them failed the job
+    stored nothing and ends "failed", else "partial". Returns ``summary`` (changed in place).
+    """
+    if failed:
+        summary[FAILED_DEVICES] = dict(failed)
+        if len(failed) >= asked:
+            summary[NOTHING_STORED] = True
+    return summary
+
+
+def outcome(summary: dict | None) -> tuple[str, str]:
+    """Final status and error text of a job whose actor returned ``summary``."""
+    failed = summary.get(FAILED_DEVICES) if isinstance(summary, dict) else None
+    if not failed:
+        return "succeeded", ""
+    status = "failed" if summary.get(NOTHING_STORED) else "partial"
+    lines: list[str] = []
+    size = 0
+    for device, reason in failed.items():
+        line = f"{device}: {reason}"
+        if size + len(line) > MAX_ERROR_TEXT - 40:  # room for the "more" line
+            lines.append(f"... and {len(failed) - len(lines)} more devices (see the summary)")
+            break
+        lines.append(line)
+        size += len(line) + 1
+    return status, "\n".join(lines)
 
 
 def current_message_id() -> str | None:
@@ -117,10 +158,11 @@ class JobRunMiddleware(Middleware):
         if run is None:
             return
         if exception is None:
-            run.status = "succeeded"
-            run.error = ""
+            # The actor returned: it ran, whatever its devices did (Retries saw no exception).
+            run.status, run.error = outcome(summary)
         else:
-            text = f"{type(exception).__name__}: {exception}"[:MAX_ERROR_TEXT]
+            # Never a database error's SQL and parameters: viewers read this.
+            text = error_text(exception, limit=MAX_ERROR_TEXT)
             # This middleware sits before Retries in the list, so its after-hook runs after
             # Retries decided: message.failed means no retry is coming.
             if message.failed:

@@ -16,6 +16,7 @@ import uuid
 import dramatiq
 from flask import Flask
 
+from app.error_text import message_line
 from app.extensions import db
 from app.models.heartbeat import beat, forget
 from app.settings import BindAddress, Settings
@@ -59,7 +60,8 @@ class WorkerService:
                                      bbmd_address=settings.BACNET_BBMD_ADDRESS or None,
                                      bbmd_ttl=settings.BACNET_BBMD_TTL)
         self.engine = Engine(self.runtime, in_flight=in_flight or settings.BACNET_MAX_IN_FLIGHT,
-                             max_devices=max_devices or settings.BACNET_MAX_CONCURRENT_DEVICES)
+                             max_devices=max_devices or settings.BACNET_MAX_CONCURRENT_DEVICES,
+                             max_objects=settings.BACNET_MAX_OBJECTS)
         self.worker: dramatiq.Worker | None = None
         self.instance = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self._stop = threading.Event()
@@ -94,7 +96,7 @@ class WorkerService:
                      host=socket.gethostname(), pid=os.getpid())
                 db.session.commit()
         except Exception as error:  # the database may be briefly away; the next beat retries
-            log.warning("worker heartbeat not recorded: %s", str(error).splitlines()[0])
+            log.warning("worker heartbeat not recorded: %s", message_line(error))
 
     def _registration(self) -> str:
         status = self.runtime.registration_status

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from flask import Flask
 from flask_admin import Admin
-from flask_admin.menu import MenuLink
 from flask_admin.theme import Bootstrap4Theme
 
 from app.admin.dashboard import DashboardView
@@ -19,7 +18,9 @@ from app.models import Device, JobRun, Point, Reading, Schedule, Site
 
 
 def init_app(app: Flask) -> None:
-    admin = Admin(app, name="bacnet-pipeline", theme=Bootstrap4Theme(swatch="default", fluid=True),
+    # app_base.html: Flask-Admin's page plus the logout button (a POST form, see app.auth).
+    theme = Bootstrap4Theme(swatch="default", fluid=True, base_template="admin/app_base.html")
+    admin = Admin(app, name="bacnet-pipeline", theme=theme,
                   index_view=DashboardView(name="Dashboard", url="/admin"), csp_nonce_generator=csp_nonce)
     admin.add_view(SiteView(Site, db, name="Sites"))
     admin.add_view(DeviceView(Device, db, name="Devices"))
@@ -29,4 +30,3 @@ def init_app(app: Flask) -> None:
     admin.add_view(ReadingView(Reading, db, name="Readings"))
     admin.add_view(DiscoverView(name="Discover", endpoint="discover"))
     admin.add_view(ApiTokenView())
-    admin.add_link(MenuLink(name="Log out", url="/logout"))

@@ -11,6 +11,7 @@ from flask_admin.contrib.sqla import ModelView
 from flask_login import current_user
 
 from app.admin.converters import UTCFilterConverter, UTCModelConverter
+from app.csv_safety import neutralise
 
 
 #: Highest list page and page size the admin accepts (more than any table here will have).
@@ -66,6 +67,11 @@ class SecureModelView(LoginRequired, ModelView):
 
     def is_action_allowed(self, name: str) -> bool:
         return is_admin() and super().is_action_allowed(name)
+
+    def get_export_value(self, model: object, name: str) -> str:
+        # Every admin export (any view with can_export, CSV or another format) goes through here:
+        # device-supplied text must not become a spreadsheet formula (app.csv_safety).
+        return neutralise(super().get_export_value(model, name))
 
     def _get_list_extra_args(self):
         # Flask-Admin turns ?page= into an OFFSET as is: an absurd page number would reach the

@@ -26,7 +26,9 @@ def dashboard_data() -> dict:
     for (site_name,) in db.session.execute(db.select(Site.name)).all():
         sites.setdefault(site_name, {"online": 0, "offline": 0, "unknown": 0})
     latest = (db.select(JobRun.site_id, func.max(JobRun.id).label("id"))
-              .where(JobRun.actor == "collect_readings", JobRun.status == "succeeded").group_by(JobRun.site_id)
+              # A partial collection stored readings too (some devices failed): it counts as the last one.
+              .where(JobRun.actor == "collect_readings", JobRun.status.in_(("succeeded", "partial")))
+              .group_by(JobRun.site_id)
               .subquery())
     last_per_site = db.session.execute(db.select(JobRun).join(latest, JobRun.id == latest.c.id)
                                        .order_by(JobRun.site_id)).scalars().all()
@@ -41,10 +43,13 @@ def dashboard_data() -> dict:
         "readings_total": db.session.scalar(db.select(func.count()).select_from(Reading)),
         "last_collections": last_per_site,
         "failures": db.session.execute(
-            db.select(JobRun).where(JobRun.status.in_(("failed", "lost")))
+            db.select(JobRun).where(JobRun.status.in_(("failed", "partial", "lost")))
             .order_by(JobRun.id.desc()).limit(10)).scalars().all(),
         "offline_devices": db.session.execute(
             db.select(Device).where(Device.status == "offline").order_by(Device.id).limit(20)).scalars().all(),
+        "conflict_devices": db.session.execute(
+            db.select(Device).where(Device.conflict_address.is_not(None)).order_by(Device.id).limit(20)
+        ).scalars().all(),
     }
 
 

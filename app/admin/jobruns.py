@@ -21,6 +21,13 @@ def _summary(_view, _context, model: JobRun, _name: str):
     return Markup(f"<small>{escape(items)}</small>")
 
 
+def _error(_view, _context, model: JobRun, _name: str):
+    """One line per failed device (a partial job's error) stays one line per row on the page."""
+    if not model.error:
+        return ""
+    return Markup("<br>".join(str(escape(line)) for line in model.error.splitlines()))
+
+
 class JobRunView(ReadOnlyModelView):
     column_list = ("id", "actor", "site", "status", "triggered_by", "triggered_by_detail", "transport",
                    "enqueued_at", "started_at", "finished_at", "summary", "error")
@@ -29,7 +36,7 @@ class JobRunView(ReadOnlyModelView):
                            "accepted_at", "accepted_by", "started_at", "finished_at", "summary", "error")
     column_filters = ("status", "actor", "site.name", "triggered_by", "transport", "enqueued_at")
     column_default_sort = ("id", True)
-    column_formatters = {"status": badge, "summary": _summary}
+    column_formatters = {"status": badge, "summary": _summary, "error": _error}
     page_size = 50
 
     @expose("/status.json")

@@ -14,7 +14,7 @@ from app.admin.trend import trend
 from app.extensions import db
 from app.models import Point, WriteAudit
 from app.transport import CatalogError, EnqueueError, enqueue
-from app.write_policy import WriteRefused, audit, check_write
+from app.write_policy import WriteRefused, audit, check_value, check_write
 
 
 def _int_arg(name: str) -> int:
@@ -106,20 +106,17 @@ class PointView(PollingActions, SecureModelView):
             return redirect(back)
         raw = request.form.get("value", "").strip()
         value: float | str | None = None
-        if not relinquish:
-            if not raw:
-                flash("Write: give a value, or use Relinquish.", "error")
-                return redirect(back)
-            try:
-                value = float(raw)
-            except ValueError:
-                value = raw
+        if not relinquish and not raw:
+            flash("Write: give a value, or use Relinquish.", "error")
+            return redirect(back)
         site = point.device.site
         try:
             check_write(site, point, priority)
+            # The typed text, checked against the point's type: a finite number, 0/1, a state...
+            value = None if relinquish else check_value(point, raw)
         except WriteRefused as refusal:
-            audit(point=point, requested_by=current_user.username, priority=priority, value=value,
-                  result="refused", error=str(refusal))
+            audit(point=point, requested_by=current_user.username, priority=priority,
+                  value=None if relinquish else raw, result="refused", error=str(refusal))
             db.session.commit()
             flash(f"Write refused: {refusal}", "error")
             return redirect(back)

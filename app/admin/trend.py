@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import datetime, timedelta
 
 from app.extensions import db
@@ -24,7 +25,9 @@ def trend(point_id: int, window: str, now: datetime | None = None) -> dict:
         .order_by(Reading.ts)
     ).all()
     times = [row.ts.timestamp() for row in rows]
-    values = [row.value for row in rows]
+    # Rows stored before the engine reported non-finite REALs as text may hold NaN/Infinity: they
+    # are gaps in the chart (and would make the answer invalid JSON, and poison the averages).
+    values = [row.value if row.value is not None and math.isfinite(row.value) else None for row in rows]
     stored = len(rows)
     if stored > MAX_SAMPLES:
         times, values = _thin(times, values, MAX_SAMPLES)

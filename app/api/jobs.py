@@ -13,8 +13,9 @@ from app.api.pagination import PAGE_PARAMS, paginate
 from app.api.params import MAX_ID, bad_request, choice_param, json_body, query_args
 from app.api.resources import get_or_404, iso
 from app.extensions import db
-from app.models import JOB_STATUSES, JobRun
+from app.models import JOB_STATUSES, JobRun, Point
 from app.transport import EnqueueError, enqueue
+from app.write_policy import WriteRefused, check_value
 from workers.catalog import CATALOG, CatalogError, UnknownActor
 
 #: Members a POST /jobs body may have.
@@ -62,6 +63,27 @@ def _job_request() -> tuple[str, dict[str, Any]]:
     return actor, kwargs
 
 
+def _check_write_value(kwargs: dict[str, Any]) -> dict[str, Any]:
+    """422 for a write value the point cannot take (NaN, infinities, 2 for a binary point...).
+
+    Only when the point exists: a missing point is the actor's to report, like the policy checks.
+    The kwargs come back with the value normalised as the actor will write it.
+    """
+    point_id = kwargs.get("point_id")
+    if not isinstance(point_id, int) or isinstance(point_id, bool) or not 1 <= point_id <= MAX_ID:
+        return kwargs
+    point = db.session.get(Point, point_id)
+    if point is None or "value" not in kwargs:
+        return kwargs
+    value = kwargs["value"]
+    if not (value is None or isinstance(value, (int, float, str))):
+        return kwargs  # not a value at all: the catalog's schema says so
+    try:
+        return {**kwargs, "value": check_value(point, value)}
+    except WriteRefused as refusal:
+        raise ApiError(422, f"value: {refusal}", code="invalid_value") from None
+
+
 def _check_id_range(kwargs: dict[str, Any]) -> None:
     """422 for ids (``*_id``, ``*_ids``) no database row can have.
 
@@ -88,6 +110,7 @@ def create_job() -> tuple[Response, int, dict[str, str]]:
     _check_id_range(kwargs)
     caller = current_caller()
     if actor == WRITE_ACTOR:
+        kwargs = _check_write_value(kwargs)
         # The audit must name the authenticated caller, whatever the body claims.
         kwargs = {**kwargs, "requested_by": f"api:{caller.label}"[:120]}
     try:

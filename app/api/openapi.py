@@ -92,7 +92,10 @@ def _schemas() -> dict[str, Any]:
             "queue_name": _STR, "gateway_url": _STR,
             "discovery_targets": {"type": "array", "items": _STR},
             "writes_allowed": _BOOL, "write_priority_min": _INT, "write_priority_max": _INT,
-            "poll_new_points": _BOOL, "created_at": _TIME,
+            "poll_new_points": _BOOL,
+            "follow_address_changes": {"type": "boolean", "description": "Discovery moves a known device that "
+                                       "answers from a new address; false: it records an address conflict."},
+            "created_at": _TIME,
         }),
         "Device": _object({
             "id": _ID, "site_id": _ID, "device_instance": _INT,
@@ -103,6 +106,11 @@ def _schemas() -> dict[str, Any]:
             "status": {"type": "string", "enum": list(DEVICE_STATUSES)}, "last_seen": _NULL_TIME,
             "consecutive_failures": _INT, "next_retry_at": _NULL_TIME, "last_error": _STR,
             "polling_enabled": _BOOL, "created_at": _TIME,
+            "conflict_address": _nullable("string", description="Another address that answered for this "
+                                          "device's instance; the device stays at `address` until an admin "
+                                          "accepts it (POST /devices/{id}/accept-address)."),
+            "conflict_detail": {"type": "string", "description": "One line on the conflict, or on the last move."},
+            "conflict_seen_at": _NULL_TIME,
         }),
         "Point": _object({
             "id": _ID, "device_id": _ID,
@@ -216,6 +224,13 @@ def _get(summary: str, schema: str, parameters: list[dict[str, Any]], *errors: s
                     "responses": {"200": _json(schema, "OK"), **_errors("BadRequest", "Unauthorized", *errors)}}}
 
 
+def _conflict_decision(summary: str, description: str) -> dict[str, Any]:
+    return {"post": {"summary": summary, "description": description, "parameters": [_path_id("device_id")],
+                     "responses": {"200": _json("Device", "The device, decided"),
+                                   **_errors("BadRequest", "Unauthorized", "Forbidden", "NotFound"),
+                                   "409": _error("The device has no address conflict (code no_conflict).")}}}
+
+
 def _paths() -> dict[str, Any]:
     readings = _get("Readings of a point, in time order (start inclusive, end exclusive)", "ReadingList", [
         _path_id("point_id"),
@@ -233,6 +248,13 @@ def _paths() -> dict[str, Any]:
             _query("status", {"type": "string", "enum": list(DEVICE_STATUSES)}, "Only devices in this state."),
             *PAGE]),
         "/devices/{device_id}": _get("One device", "Device", [_path_id("device_id")], "NotFound"),
+        "/devices/{device_id}/accept-address": _conflict_decision(
+            "Move the device to its conflict address (admin role)",
+            "Collections and writes go to the new address from now on; what was learned about the device at "
+            "the old one (max APDU, segmentation, health) is reset. The move is recorded in conflict_detail."),
+        "/devices/{device_id}/dismiss-conflict": _conflict_decision(
+            "Keep the device at its address and clear its conflict (admin role)",
+            "A later discovery records a new conflict if the other address answers again."),
         "/points": _get("List points", "PointList", [
             _query("device_id", _FILTER_ID, "Only this device's points."),
             _query("polling", {"type": "boolean"}, "true: only polled points; false: only the others."),
@@ -255,8 +277,10 @@ def _paths() -> dict[str, Any]:
                     **_errors("BadRequest", "Unauthorized", "Forbidden"),
                     "413": _error(f"The body is larger than {MAX_BODY_BYTES} bytes."),
                     "415": _error("The body is not sent as application/json."),
-                    "422": _error("Unknown actor (code unknown_actor) or kwargs the actor does not accept "
-                                  "(code invalid_kwargs); nothing was recorded."),
+                    "422": _error("Unknown actor (code unknown_actor), kwargs the actor does not accept "
+                                  "(code invalid_kwargs), or a write_point value the point cannot take: "
+                                  "not a finite number (NaN, inf, 1e999), or not of the point's type "
+                                  "(code invalid_value); nothing was recorded."),
                     "503": {**_json("JobEnqueueFailed", "The job could not be handed to a worker (no worker in "
                                                         "this process, broker or gateway unreachable). It is "
                                                         "recorded as failed with the reason."),

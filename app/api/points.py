@@ -14,6 +14,7 @@ from app.api.errors import ApiError
 from app.api.pagination import PAGE_PARAMS, Page, paginate
 from app.api.params import bool_param, choice_param, int_param, query_args, time_param
 from app.api.resources import get_or_404, iso, number
+from app.csv_safety import safe_row
 from app.extensions import db
 from app.models import Point, Reading
 
@@ -86,13 +87,19 @@ def list_readings(point_id: int) -> Response:
 
 
 def _csv(point: Point, page: Page) -> Response:
-    """The page as CSV (header ts,value,text); the page information travels in X-* headers."""
+    """The page as CSV (header ts,value,text); the page information travels in X-* headers.
+
+    Lines end in CRLF as RFC 4180 has it: the csv module then quotes any cell holding a CR or LF
+    (with a bare LF terminator a CR inside a text cell went out unquoted, and started a new row
+    in a spreadsheet).
+    """
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
+    writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(("ts", "value", "text"))
     for reading in page.items:
-        value = number(reading.value)
-        writer.writerow((iso(reading.ts), "" if value is None else repr(value), reading.text or ""))
+        # Text values come from devices: neutralised against spreadsheet formulas (app.csv_safety);
+        # numbers stay numbers, non-finite ones are empty cells (as JSON writes them null).
+        writer.writerow(safe_row((iso(reading.ts), number(reading.value), reading.text)))
     response = Response(out.getvalue(), mimetype="text/csv")
     response.headers.update(page.headers())
     response.headers["Content-Disposition"] = f'inline; filename="point-{point.id}-readings.csv"'

@@ -27,6 +27,7 @@ def site_json(site: Site) -> dict[str, Any]:
         "write_priority_min": site.write_priority_min,
         "write_priority_max": site.write_priority_max,
         "poll_new_points": site.poll_new_points,
+        "follow_address_changes": site.follow_address_changes,
         "created_at": iso(site.created_at),
     }
 

@@ -7,7 +7,6 @@ stderr: unreachable devices, bad addresses, a taken port.
 
 from __future__ import annotations
 
-import json
 import random
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,7 +14,9 @@ from contextlib import contextmanager
 import click
 
 from app.cli.errors import CommandFailed
+from app.json_safety import dumps_finite
 from app.settings import parse_bind_address
+from bacnet.limits import DEFAULT_MAX_OBJECTS, MAX_OBJECTS_CEILING
 
 #: Device instance range the diagnostics pick their own instance from: high, rarely used, and
 #: different at each run so a worker running at the same time keeps its identity.
@@ -33,7 +34,7 @@ def _timeout_option(func):
 
 
 @contextmanager
-def _engine(bind: str, timeout: float) -> Iterator:
+def _engine(bind: str, timeout: float, max_objects: int = DEFAULT_MAX_OBJECTS) -> Iterator:
     from bacnet.engine import Engine
     from bacnet.runtime import BACnetRuntime
 
@@ -45,7 +46,7 @@ def _engine(bind: str, timeout: float) -> Iterator:
                             device_instance=random.randint(*CLI_INSTANCE_RANGE), request_timeout=timeout)
     runtime.start()  # BindError -> one line via app.cli.main
     try:
-        yield Engine(runtime)
+        yield Engine(runtime, max_objects=max_objects)
     finally:
         runtime.stop()
 
@@ -140,7 +141,7 @@ def scan(bind: str, targets: tuple[str, ...], ranges: tuple[str, ...], broadcast
         click.echo(f"device {iam.device_instance} at {iam.address} answered Who-Is but not reads: {error}",
                    err=True)
     if as_json:
-        click.echo(json.dumps(rows))
+        click.echo(dumps_finite(rows))
         return
     if not rows:
         click.echo(f"no device answered within {timeout:g} s", err=True)
@@ -152,14 +153,18 @@ def scan(bind: str, targets: tuple[str, ...], ranges: tuple[str, ...], broadcast
 @click.option("--device", required=True, help="The device's address (IP[:port] or network:MAC).")
 @click.option("--instance", type=click.IntRange(0, 4194302), help="Its device instance, if known.")
 @click.option("--values", is_flag=True, help="Also read each point's present value.")
+@click.option("--max-objects", type=click.IntRange(1, MAX_OBJECTS_CEILING), default=DEFAULT_MAX_OBJECTS,
+              show_default=True, envvar="BACNET_MAX_OBJECTS", show_envvar=True,
+              help="Refuse a device whose object list is longer.")
 @_timeout_option
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON array.")
-def points(bind: str, device: str, instance: int | None, values: bool, timeout: float, as_json: bool) -> None:
+def points(bind: str, device: str, instance: int | None, values: bool, max_objects: int, timeout: float,
+           as_json: bool) -> None:
     """List a device's points (objects with a present value)."""
     from bacnet.errors import BACnetError
 
     address = _device_address(device)
-    with _engine(bind, timeout) as engine:
+    with _engine(bind, timeout, max_objects) as engine:
         target = _locate(engine, address, instance, timeout)
         [listed] = engine.list_points([target])
         if isinstance(listed, BACnetError):
@@ -173,7 +178,7 @@ def points(bind: str, device: str, instance: int | None, values: bool, timeout: 
             row["present_value"] = _show(outcome.values.get(info.ref))
         rows.append(row)
     if as_json:
-        click.echo(json.dumps(rows))
+        click.echo(dumps_finite(rows))
         return
     columns = ["object_type", "object_instance", "name", "units", "writable"]
     _table(rows, columns + (["present_value"] if values else []))
@@ -206,7 +211,7 @@ def read(bind: str, device: str, instance: int | None, objects: tuple[str, ...],
     rows = [{"object": f"{ref[0]},{ref[1]}", "present_value": _show(outcome.values.get(ref)),
              "error": outcome.errors.get(ref, "")} for ref in refs]
     if as_json:
-        click.echo(json.dumps(rows))
+        click.echo(dumps_finite(rows))
         return
     _table(rows, ["object", "present_value", "error"])
 

@@ -9,7 +9,6 @@ something: it enqueues a no-op job and waits for a worker to start it.
 from __future__ import annotations
 
 import ipaddress
-import json
 import socket
 import time
 from dataclasses import asdict, dataclass, field
@@ -18,6 +17,8 @@ from pathlib import Path
 
 import click
 
+from app.error_text import message_line
+from app.json_safety import dumps_finite
 from app.settings import ConfigError, Settings, load_settings
 from workers.broker import redis_client
 
@@ -157,8 +158,7 @@ def check_database(report: Report, settings: Settings, mode: str) -> list[str]:
                                                 "AND gateway_url <> ''")).scalars().all()
                         if inspect(connection).has_table("site") else [])
     except Exception as error:  # any driver error means "unreachable" to the operator
-        first = (str(error).strip().splitlines() or [type(error).__name__])[0]
-        report.add("fail", "database", f"{shown} unreachable: {first}",
+        report.add("fail", "database", f"{shown} unreachable: {message_line(error)}",
                    "start the database, or correct DATABASE_URL (host, port, name, password)")
         return []
     finally:
@@ -414,7 +414,7 @@ def doctor(mode: str, ping: bool, ping_wait: float, as_json: bool) -> None:
     """
     report = diagnose(mode, ping=ping, ping_wait=ping_wait)
     if as_json:
-        click.echo(json.dumps(report.as_dict()))
+        click.echo(dumps_finite(report.as_dict()))
     else:
         for finding in report.findings:
             click.echo(finding.line())

@@ -24,22 +24,47 @@ from app.cli.signals import wait_for_stop
 @click.option("--latency-ms", type=click.FloatRange(0, 10000), default=0.0, show_default=True,
               help="Delay every answer by this much.")
 @click.option("--no-rpm", is_flag=True, help="Devices reject ReadPropertyMultiple (like small controllers).")
+@click.option("--profile", type=click.Choice(["default", "hostile"]), default="default", show_default=True,
+              help="hostile: after --devices healthy devices, odd and malicious ones (NUL and 300-character "
+                   "names, control characters, NaN/Infinity and 1100-bit values, oversized object lists, "
+                   "duplicate instances, an impostor, a wrong-service answer); see bacnet/simulator/hostile.py.")
+@click.option("--long-list-length", type=click.IntRange(1, 4294967295), default=100000, show_default=True,
+              help="hostile: object-list length the long-object-list device claims.")
+@click.option("--impostor-every", type=click.FloatRange(0, 3600), default=0.0, show_default=True,
+              help="hostile: also send the impostor's I-Am every this many seconds (0: only when the "
+                   "victim gets a Who-Is).")
+@click.option("--impostor-to", default=None, metavar="ADDRESS",
+              help="hostile: loopback host[:port] the timed I-Am goes to (default: the local broadcast).")
 def simulate(devices: int, points: int, base_address: str, first_instance: int, port: int, max_apdu: str,
-             no_segmentation: bool, latency_ms: float, no_rpm: bool) -> None:
+             no_segmentation: bool, latency_ms: float, no_rpm: bool, profile: str, long_list_length: int,
+             impostor_every: float, impostor_to: str | None) -> None:
     """Run simulated BACnet/IP devices (air handlers, VAV boxes, meters) until Ctrl-C."""
     from bacnet.simulator.runner import Simulator
 
     setup_logging("INFO")
+    segmentation = "no-segmentation" if no_segmentation else "segmented-both"
     try:
-        simulator = Simulator(devices, points, base_address=base_address, first_instance=first_instance,
-                              port=port, max_apdu=int(max_apdu),
-                              segmentation="no-segmentation" if no_segmentation else "segmented-both",
-                              latency_ms=latency_ms, rpm=not no_rpm)
+        if profile == "hostile":
+            from bacnet.simulator.hostile import HostileSite
+
+            simulator = HostileSite(devices, points, base_address=base_address, first_instance=first_instance,
+                                    port=port, long_list_length=long_list_length,
+                                    impostor_interval=impostor_every, impostor_destination=impostor_to)
+            for device in simulator.healthy:
+                device.max_apdu, device.segmentation = int(max_apdu), segmentation
+                device.latency_ms, device.rpm = latency_ms, not no_rpm
+        else:
+            simulator = Simulator(devices, points, base_address=base_address, first_instance=first_instance,
+                                  port=port, max_apdu=int(max_apdu), segmentation=segmentation,
+                                  latency_ms=latency_ms, rpm=not no_rpm)
     except ValueError as error:
         raise click.BadParameter(str(error)) from None
     simulator.start()
     for device in simulator.devices:
-        click.echo(f"device {device.instance:>7}  {device.address:<18} {device.name:<10} {device.point_count} points")
+        # ascii() for the name: a hostile name holds control characters that would drive the terminal.
+        name = device.name if device.role == "healthy" else ascii(device.name)[:40]
+        role = "" if device.role == "healthy" else f"  [{device.role}]"
+        click.echo(f"device {device.instance:>7}  {device.address:<18} {name:<10} {device.point_count} points{role}")
 
     def set_answering(answering: bool) -> None:
         for device in simulator.devices:
@@ -51,8 +76,8 @@ def simulate(devices: int, points: int, base_address: str, first_instance: int, 
     if hasattr(signal, "SIGUSR1"):
         signal.signal(signal.SIGUSR1, lambda *_: set_answering(False))
         signal.signal(signal.SIGUSR2, lambda *_: set_answering(True))
-    click.echo(f"simulating {devices} devices; Ctrl-C to stop (SIGUSR1: go silent, SIGUSR2: answer again)",
-               err=True)
+    click.echo(f"simulating {len(simulator.devices)} devices; Ctrl-C to stop (SIGUSR1: go silent, "
+               "SIGUSR2: answer again)", err=True)
     try:
         wait_for_stop()
     finally:

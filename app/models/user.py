@@ -31,6 +31,8 @@ class User(db.Model, UserMixin):
 
     def set_password(self, password: str) -> None:
         self.password_hash = generate_password_hash(password)
+        # A new password ends every session of the old one (a stolen cookie included).
+        self.session_generation = (self.session_generation or 0) + 1
 
     def check_password(self, password: str) -> bool:
         return check_password_hash(self.password_hash, password)

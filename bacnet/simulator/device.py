@@ -127,6 +127,11 @@ def _make_object(template: PointTemplate, instance: int, name: str):
 class SimulatedDevice:
     """A virtual controller bound to ``host/prefix:port`` with ``points`` points of ``profile``."""
 
+    #: The application class; the hostile profile's devices use one that misbehaves on purpose.
+    app_class: type[SimApplication] = SimApplication
+    #: What the device plays in its simulated site: ``healthy``, or a role of the hostile profile.
+    role: str = "healthy"
+
     def __init__(self, *, name: str, instance: int, host: str, prefix: int, port: int,
                  profile: DeviceProfile, points: int, max_apdu: int = 1476,
                  segmentation: str = "segmented-both", latency_ms: float = 0.0, seed: int | None = None,
@@ -158,7 +163,18 @@ class SimulatedDevice:
 
     def build(self) -> None:
         """Create the application (call on the simulator's running loop)."""
-        device = DeviceObject(
+        objects = self.make_objects()
+        app = self.app_class.from_object_list(objects)
+        install_fast_answers(app, objects)
+        app.latency = self.latency_ms / 1000.0
+        app.rpm = self.rpm
+        app.counter = self.requests
+        self.app = app
+        self.update(time.time())
+
+    def make_device_object(self) -> DeviceObject:
+        """The device object: identity, names, APDU and segmentation."""
+        return DeviceObject(
             objectIdentifier=("device", self.instance), objectName=self.name,
             vendorIdentifier=SIM_VENDOR_ID, vendorName="bacnet-pipeline simulator",
             modelName=self.profile.model_name, firmwareRevision="1.4.2",
@@ -166,9 +182,15 @@ class SimulatedDevice:
             maxApduLengthAccepted=self.max_apdu, segmentationSupported=self.segmentation,
             description=f"Simulated {self.profile.key} controller",
         )
-        network_port = NetworkPortObject(f"{self.host}/{self.prefix}:{self.port}",
-                                         objectIdentifier=("network-port", 1), objectName="NetworkPort-1")
-        objects: list = [device, network_port]
+
+    def make_network_port(self) -> NetworkPortObject:
+        """The BACnet/IP port the device is bound to (the application binds what it describes)."""
+        return NetworkPortObject(f"{self.host}/{self.prefix}:{self.port}",
+                                 objectIdentifier=("network-port", 1), objectName="NetworkPort-1")
+
+    def make_objects(self) -> list:
+        """Every object of the device: device object, network port, then the profile's points."""
+        objects: list = [self.make_device_object(), self.make_network_port()]
         counters: dict[str, int] = {}
         for template, point_name in point_templates(self.profile, self.point_count):
             object_type = "analog-input" if template.kind == "sensor" else (
@@ -180,13 +202,7 @@ class SimulatedDevice:
                 self._moving.append((obj, template, self._rng.uniform(0, 2 * math.pi)))
             elif template.kind == "status":
                 self._statuses.append(obj)
-        app = SimApplication.from_object_list(objects)
-        install_fast_answers(app, objects)
-        app.latency = self.latency_ms / 1000.0
-        app.rpm = self.rpm
-        app.counter = self.requests
-        self.app = app
-        self.update(time.time())
+        return objects
 
     def update(self, now: float) -> None:
         """Move sensor values (slow swing plus noise); flip statuses now and then."""

@@ -7,6 +7,7 @@ import ipaddress
 import logging
 import threading
 import time
+from typing import Self
 
 from bacnet.runtime import check_port_free
 from bacnet.simulator.device import SimulatedDevice
@@ -34,24 +35,17 @@ def device_addresses(base_address: str, count: int) -> list[str]:
     return [str(address) for address in addresses]
 
 
-class Simulator:
-    """N simulated devices; ``start()`` returns once every device socket is bound."""
+class DeviceRunner:
+    """Simulated devices on one asyncio loop thread; ``start()`` returns once every socket is bound.
 
-    def __init__(self, devices: int, points: int, *, base_address: str = "127.0.0.10",
-                 first_instance: int = 1001, port: int = 47808, prefix: int = 8, max_apdu: int = 1476,
-                 segmentation: str = "segmented-both", latency_ms: float = 0.0, rpm: bool = True) -> None:
-        if devices < 1:
+    :class:`Simulator` deals a realistic site; the hostile profile
+    (:class:`bacnet.simulator.hostile.HostileSite`) builds its own list of devices.
+    """
+
+    def __init__(self, devices: list[SimulatedDevice]) -> None:
+        if not devices:
             raise ValueError("at least one simulated device is needed")
-        if not 1 <= points <= 5000:
-            raise ValueError("points per device must be 1..5000")
-        if not 0 <= first_instance <= 4194302 - devices:
-            raise ValueError("first instance must leave room for every device below 4194303")
-        self.devices = [
-            SimulatedDevice(name=device_name(i), instance=first_instance + i, host=host, prefix=prefix,
-                            port=port, profile=profile_for(i), points=points, max_apdu=max_apdu,
-                            segmentation=segmentation, latency_ms=latency_ms, rpm=rpm)
-            for i, host in enumerate(device_addresses(base_address, devices))
-        ]
+        self.devices = devices
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._updater: asyncio.Task | None = None
@@ -115,9 +109,29 @@ class Simulator:
                 self._thread.join(10)
             loop.close()
 
-    def __enter__(self) -> Simulator:
+    def __enter__(self) -> Self:
         self.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+class Simulator(DeviceRunner):
+    """N simulated devices of a realistic site (air handlers, VAV boxes, meters)."""
+
+    def __init__(self, devices: int, points: int, *, base_address: str = "127.0.0.10",
+                 first_instance: int = 1001, port: int = 47808, prefix: int = 8, max_apdu: int = 1476,
+                 segmentation: str = "segmented-both", latency_ms: float = 0.0, rpm: bool = True) -> None:
+        if devices < 1:
+            raise ValueError("at least one simulated device is needed")
+        if not 1 <= points <= 5000:
+            raise ValueError("points per device must be 1..5000")
+        if not 0 <= first_instance <= 4194302 - devices:
+            raise ValueError("first instance must leave room for every device below 4194303")
+        super().__init__([
+            SimulatedDevice(name=device_name(i), instance=first_instance + i, host=host, prefix=prefix,
+                            port=port, profile=profile_for(i), points=points, max_apdu=max_apdu,
+                            segmentation=segmentation, latency_ms=latency_ms, rpm=rpm)
+            for i, host in enumerate(device_addresses(base_address, devices))
+        ])

@@ -23,8 +23,8 @@ from bacnet.errors import DeviceError
 from bacnet.fastread import decode_answer, stock_values
 from bacnet.fastrpm import decode_ack, encode_request
 from bacnet.properties import PropertyError, results_of
+from bacnet.reading import present_value
 from bacnet.types import Value
-from bacnet.values import to_value
 
 #: Mutated answers the fuzz test decodes both ways (bounded: ~1 s).
 FUZZ_CASES = 3000
@@ -59,9 +59,9 @@ def copy(apdu: ComplexAckPDU, data: bytes | None = None) -> ComplexAckPDU:
 
 
 def converted(results: dict) -> dict:
-    """``results`` with bacpypes3's values converted as :mod:`bacnet.reading` converts them."""
-    return {key: value if value is None or isinstance(value, (PropertyError, Value)) else to_value(value)
-            for key, value in results.items()}
+    """``results`` with bacpypes3's values converted as :mod:`bacnet.reading` converts them (a
+    number no float holds becomes that point's error)."""
+    return {key: present_value(value) for key, value in results.items()}
 
 
 def stock(apdu: ComplexAckPDU) -> dict:
@@ -82,6 +82,76 @@ MIXED = ack(
     ("large-analog-value,1", [element("present-value", Double(123456.789012345))]),
     ("integer-value,1", [element("present-value", Integer(-40))]),
 )
+
+
+#: What hostile or odd devices send: non-finite REALs and DOUBLEs, characterstrings with NUL
+#: padding, bidi overrides, control characters and 300 characters, in other character sets.
+HOSTILE = ack(
+    ("analog-input,1", [element("present-value", Real(float("nan")))]),
+    ("analog-input,2", [element("present-value", Real(float("inf")))]),
+    ("analog-value,3", [element("present-value", Real(float("-inf")))]),
+    ("large-analog-value,4", [element("present-value", Double(float("nan")))]),
+    ("large-analog-value,5", [element("present-value", Double(float("-inf")))]),
+    ("characterstring-value,6", [element("present-value", CharacterString("on\x00\x00\x00\x00"))]),
+    ("characterstring-value,7", [element("present-value", CharacterString("\u202eDELIVERED\u202c\r\nok"))]),
+    ("characterstring-value,8", [element("present-value", CharacterString("é" * 300))]),
+    ("characterstring-value,9", [element("present-value", CharacterString("utf16\x00\u2066x", _encoding=4))]),
+    ("characterstring-value,10", [element("present-value", CharacterString("latin\x85\x9b1", _encoding=5))]),
+    ("device,1001", [element("object-name", CharacterString("\x00" * 20 + "AHU-1" + "\x07"))]),
+)
+
+
+def bare_ack(data: bytes) -> ComplexAckPDU:
+    """A ReadPropertyMultiple-ACK APDU around hand-made service data (what bacpypes3 cannot encode)."""
+    apdu = ComplexAckPDU()
+    apdu.apduService = 14
+    apdu.apduInvokeID = 1
+    apdu.put_data(data)
+    return apdu
+
+
+#: positive-integer-value,1 present-value: an UNSIGNED of 1100 bits (138 octets), beyond float64.
+HUGE_UNSIGNED = bare_ack(bytes([0x0C]) + ((48 << 22) | 1).to_bytes(4, "big") + b"\x1e\x29\x55\x4e"
+                         + bytes([0x25, 138]) + (1 << 1099).to_bytes(138, "big") + b"\x4f\x1f")
+
+
+def test_hostile_values_are_the_same_both_ways_and_clean() -> None:
+    expected = stock(HOSTILE)
+    assert converted(decode_answer(copy(HOSTILE), "test")) == expected
+    assert decode_ack(HOSTILE.pduData) is None  # UTF-16 and Latin-1 strings: the stock path decodes it
+    assert expected[(("analog-input", 1), "presentValue", None)] == Value(None, "NaN")
+    assert expected[(("analog-input", 2), "presentValue", None)] == Value(None, "Infinity")
+    assert expected[(("analog-value", 3), "presentValue", None)] == Value(None, "-Infinity")
+    assert expected[(("large-analog-value", 4), "presentValue", None)] == Value(None, "NaN")
+    assert expected[(("large-analog-value", 5), "presentValue", None)] == Value(None, "-Infinity")
+    assert expected[(("characterstring-value", 6), "presentValue", None)] == Value(None, "on")
+    assert expected[(("characterstring-value", 7), "presentValue", None)] == Value(None, "DELIVERED ok")
+    assert expected[(("characterstring-value", 8), "presentValue", None)] == Value(None, "é" * 255)
+    assert expected[(("characterstring-value", 9), "presentValue", None)] == Value(None, "utf16x")
+    assert expected[(("characterstring-value", 10), "presentValue", None)] == Value(None, "latin 1")
+    assert expected[(("device", 1001), "objectName", None)] == Value(None, "AHU-1")
+
+
+@pytest.mark.parametrize("results", [
+    # The same values in UTF-8 only: every one of them is read by the fast decoder itself.
+    [("analog-input,1", [element("present-value", Real(float("nan")))]),
+     ("large-analog-value,4", [element("present-value", Double(float("inf")))]),
+     ("characterstring-value,6", [element("present-value", CharacterString("on\x00\x00"))]),
+     ("characterstring-value,8", [element("present-value", CharacterString("\u202ex" * 300))])],
+], ids=["utf-8"])
+def test_fast_decoder_reads_non_finite_and_hostile_text_itself(results) -> None:
+    apdu = ack(*results)
+    fast = decode_ack(apdu.pduData)
+    assert fast is not None
+    assert fast == stock(apdu)
+    assert fast[(("characterstring-value", 8), "presentValue", None)] == Value(None, "x" * 255)
+
+
+def test_an_integer_beyond_float64_is_that_points_error_both_ways() -> None:
+    assert decode_ack(HUGE_UNSIGNED.pduData) is None  # longer than the fast decoder reads
+    results = converted(decode_answer(copy(HUGE_UNSIGNED), "test"))
+    assert results == stock(HUGE_UNSIGNED)
+    assert results == {(("positive-integer-value", 1), "presentValue", None): PropertyError("value out of range")}
 
 
 def test_mixed_answer_decodes_fast_and_equal_to_bacpypes3() -> None:
@@ -163,17 +233,23 @@ def mutate(data: bytes, rng: random.Random) -> bytes:
     return bytes(buffer)
 
 
-def test_fuzzed_answers_decode_fast_only_to_what_bacpypes3_decodes() -> None:
+@pytest.mark.parametrize("answer", [MIXED, ack(*[
+    ("analog-input,1", [element("present-value", Real(float("nan")))]),
+    ("large-analog-value,4", [element("present-value", Double(float("-inf")))]),
+    ("characterstring-value,6", [element("present-value", CharacterString("on\x00\u202e" + "x" * 40))]),
+    ("multi-state-value,4", [element("present-value", Unsigned(3))]),
+])], ids=["mixed", "hostile"])
+def test_fuzzed_answers_decode_fast_only_to_what_bacpypes3_decodes(answer) -> None:
     rng = random.Random(20261127)
     fast_count = 0
     for _ in range(FUZZ_CASES):
-        data = mutate(bytes(MIXED.pduData), rng)
+        data = mutate(bytes(answer.pduData), rng)
         fast = decode_ack(data)
         if fast is None:
             continue
         fast_count += 1
         # Whatever the fast decoder accepted, bacpypes3 must decode to the very same results.
-        assert fast == stock(copy(MIXED, data)), data.hex()
+        assert fast == stock(copy(answer, data)), data.hex()
     # Damage that keeps the shape (a flipped bit inside a REAL) is common: the fast path is exercised.
     assert fast_count > 100
 

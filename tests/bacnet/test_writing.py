@@ -1,9 +1,12 @@
-"""Writes, relinquish and the priority array against a simulated device."""
+"""Writes, relinquish and the priority array against a simulated device; values refused before sending."""
+
+import asyncio
 
 import pytest
+from bacpypes3.primitivedata import Real
 
 from bacnet.types import DeviceTarget
-from bacnet.writing import WriteError, check_priority
+from bacnet.writing import WriteError, _wire_value, check_priority, write_present_value
 
 
 @pytest.fixture
@@ -65,3 +68,61 @@ def test_critical_priorities_need_an_override(engine, ahu):
 def test_priority_range(priority):
     with pytest.raises(WriteError, match="outside 1..16"):
         check_priority(priority, allow_critical=True)
+
+
+class Recorder:
+    """An application that records every request instead of sending it."""
+
+    def __init__(self) -> None:
+        self.requests: list[str] = []
+
+    async def read_property(self, *args, **kwargs):
+        self.requests.append("read-property")
+        return Real(1.0)
+
+    async def write_property(self, *args, **kwargs):
+        self.requests.append("write-property")
+
+
+@pytest.mark.parametrize("ref, value, fragment", [
+    (("analog-value", 1), float("nan"), "nan is not a finite number"),
+    (("analog-value", 1), float("inf"), "inf is not a finite number"),
+    (("analog-value", 1), "-inf", "'-inf' is not a finite number"),
+    (("analog-value", 1), "1e999", "'1e999' is not a finite number"),
+    (("analog-value", 1), "NaN", "'NaN' is not a finite number"),
+    (("analog-output", 1), 1e39, "out of range for a REAL"),
+    (("analog-value", 1), 10 ** 400, "out of range"),
+    (("analog-value", 1), True, "True is not a number"),
+    (("analog-value", 1), [1.0], "[1.0] is not a number"),
+    (("large-analog-value", 1), float("nan"), "not a finite number"),
+    (("integer-value", 1), 2.5, "2.5 is not an integer"),
+    (("integer-value", 1), 2 ** 31, "is not an integer (-2147483648..2147483647)"),
+    (("positive-integer-value", 1), -1, "-1 is not a whole number"),
+    (("multi-state-value", 1), float("inf"), "inf is not a state number"),
+    (("multi-state-value", 1), "nan", "'nan' is not a state number"),
+    (("multi-state-value", 1), 2 ** 40, "is not a state number"),
+    (("multi-state-value", 1), True, "True is not a state number"),
+    (("binary-value", 1), float("nan"), "nan is not a binary value"),
+    (("binary-value", 1), True, "True is not a binary value"),
+    (("characterstring-value", 1), 12.5, "12.5 is not text"),
+])
+def test_non_finite_and_foreign_values_are_refused_before_anything_is_sent(ref, value, fragment):
+    app = Recorder()
+    target = DeviceTarget("127.0.0.79", 7003, 1476, "segmented-both")
+    outcome = asyncio.run(write_present_value(app, target, ref, value, 10, timeout=1))  # type: ignore[arg-type]
+    assert not outcome.ok and fragment in outcome.error
+    assert app.requests == []
+
+
+@pytest.mark.parametrize("ref, value, wire", [
+    (("analog-value", 1), "15.5", 15.5),
+    (("analog-output", 1), -3.4e38, -3.4e38),
+    (("large-analog-value", 1), 1e300, 1e300),
+    (("integer-value", 1), -40.0, -40),
+    (("positive-integer-value", 1), "7", 7),
+    (("multi-state-value", 1), 3.0, 3),
+    (("binary-value", 1), 1, "active"),
+    (("characterstring-value", 1), "Occupied", "Occupied"),
+])
+def test_values_of_the_points_type_are_written(ref, value, wire):
+    assert _wire_value(ref[0], value) == wire

@@ -30,7 +30,8 @@ def test_discover_refresh_collect(app, simulator, local_worker):
     site_id = make_site(app, simulator)
     discovered = run(app, "discover_devices", {"site_id": site_id})
     assert discovered.status == "succeeded", discovered.error
-    assert discovered.summary == {"targets": 3, "found": 3, "new": 3, "unreadable": 0}
+    assert discovered.summary == {"targets": 3, "found": 3, "new": 3, "unreadable": 0, "conflicts": 0,
+                                  "moved": 0}
     assert discovered.attempts == 1 and discovered.started_at and discovered.finished_at
 
     refreshed = run(app, "refresh_points", {"site_id": site_id})
@@ -75,14 +76,21 @@ def test_stopped_device_goes_offline_and_the_others_keep_coming(app, simulator, 
     simulator.device(2002).set_answering(False)
     for _ in range(OFFLINE_AFTER_FAILURES):
         job = run(app, "collect_readings", {"site_id": site_id})
-        assert job.status == "succeeded"
+        # The others' readings are stored: the job is partial, names the silent device, and is
+        # not retried (that would read the healthy devices twice).
+        assert (job.status, job.attempts) == ("partial", 1)
         assert job.summary["devices_failed"] == 1 and job.summary["readings"] == 24
+        label = f"2002 ({simulator.addresses[1]})"
+        reason = "ReadPropertyMultiple of 12 properties: no answer within 1 s"
+        assert job.summary["failed_devices"] == {label: reason}, job.summary
+        assert job.error == f"{label}: {reason}"
     with app.app_context():
         dead = db.session.execute(db.select(Device).where(Device.device_instance == 2002)).scalar_one()
         assert dead.status == "offline" and "no answer within 1 s" in dead.last_error
         assert dead.next_retry_at > utcnow()
     # Backed off: the next cycle does not wait for it at all.
     job = run(app, "collect_readings", {"site_id": site_id})
+    assert job.status == "succeeded" and job.error == ""
     assert job.summary["devices_skipped"] == 1 and job.summary["devices_failed"] == 0
     # It comes back: once due again, one answer makes it online.
     simulator.device(2002).set_answering(True)

@@ -42,7 +42,8 @@ def test_site_targets_with_a_cidr_block_are_swept(app, simulator, local_worker, 
     site_id = make_site(app, f"127.0.{loopback_block}.0/28")
     job = wait_for_job(app, start(app, {"site_id": site_id}))
     assert job.status == "succeeded", job.error
-    assert job.summary == {"targets": 1, "found": 3, "new": 3, "unreadable": 0, "swept": 14}
+    assert job.summary == {"targets": 1, "found": 3, "new": 3, "unreadable": 0, "conflicts": 0, "moved": 0,
+                           "swept": 14}
     assert devices_of(app, site_id) == [(2001 + i, simulator.addresses[i], name)
                                         for i, name in enumerate(["AHU-1", "VAV-1", "VAV-2"])]
 
@@ -62,7 +63,8 @@ def test_a_running_sweep_reports_progress_on_its_job(app, simulator, local_worke
     assert seen["total"] == 14 and 0 < seen["sent"] <= 14 and 0 <= seen["found"] <= 3
     job = wait_for_job(app, job_id)
     assert job.status == "succeeded", job.error
-    assert job.summary == {"targets": 1, "found": 3, "new": 3, "unreadable": 0, "swept": 14}
+    assert job.summary == {"targets": 1, "found": 3, "new": 3, "unreadable": 0, "conflicts": 0, "moved": 0,
+                           "swept": 14}
 
 
 def test_broadcast_discovery(app, random_devices, local_worker):
@@ -71,7 +73,7 @@ def test_broadcast_discovery(app, random_devices, local_worker):
     job = wait_for_job(app, start(app, {"site_id": site_id, "broadcast": True, "low_limit": first,
                                         "high_limit": first + 2, "timeout": 1}))
     assert job.status == "succeeded", job.error
-    assert job.summary == {"targets": 1, "found": 3, "new": 3, "unreadable": 0}
+    assert job.summary == {"targets": 1, "found": 3, "new": 3, "unreadable": 0, "conflicts": 0, "moved": 0}
     assert [row[:2] for row in devices_of(app, site_id)] == [
         (first + i, address) for i, address in enumerate(random_devices.addresses)]
 

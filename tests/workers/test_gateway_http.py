@@ -156,3 +156,76 @@ def test_restart_marks_the_previous_runs_unfinished_jobs_lost(app, gateway):
         assert mark_lost(restarted, "the gateway restarted before this job finished", previous_runs=True) == 1
         run = db.session.execute(db.select(JobRun)).scalar_one()
         assert (run.status, run.error) == ("lost", "the gateway restarted before this job finished")
+
+
+# -- hostile headers and bodies (issue 12) ------------------------------------------------------------
+
+
+def _wire(text: str) -> str:
+    """A header value as a WSGI server hands it over: the bytes sent (UTF-8) decoded as latin-1."""
+    return text.encode("utf-8").decode("latin-1")
+
+
+@pytest.mark.parametrize("timestamp, signature", [
+    ("١٧٠٠٠٠٠٠٠٠", None),                       # Arabic-Indic digits: str.isdigit() said yes
+    ("²", None),                                  # a digit int() cannot parse
+    (None, "sha256=" + "é" * 64),                 # hmac.compare_digest raised TypeError on these
+    (None, "sha256=" + "０" * 64),                 # full-width zeros
+    (None, "sha256=" + "A" * 64),                 # not lowercase hex
+    (None, "sha256=" + "0" * 63),                 # too short
+    (None, "sha256=" + "0" * 6400),               # far too long
+    (None, "md5=" + "0" * 64),                    # another scheme
+    ("1" * 13, None),                             # more digits than any unix time
+    (" 1700000000", None), ("-1", None), ("1e9", None), ("0x10", None),
+    (None, "\x00\x01\x02"), (None, "sha256=" + "0" * 32 + "\u202e" + "0" * 31),
+])
+def test_malformed_and_non_ascii_signature_headers_are_401(app, gateway, timestamp, signature):
+    state, client = gateway
+    raw = body()
+    good = signed_headers(SECRET, raw)
+    headers = {"X-Timestamp": _wire(timestamp) if timestamp is not None else good["X-Timestamp"],
+               "X-Signature": _wire(signature) if signature is not None else good["X-Signature"]}
+    response = post(client, raw, headers)
+    assert response.status_code == 401, response.get_data(as_text=True)
+    assert response.get_json()["error"]["code"] == "unauthorized"
+    assert queued(state) == 0 and jobs(app) == []
+
+
+@pytest.mark.parametrize("timestamp, signature", [
+    ("١٧٠٠٠٠٠٠٠٠", "sha256=" + "0" * 64), ("²", "sha256=" + "0" * 64),
+    (str(int(time.time())), "sha256=" + "é" * 64), (str(int(time.time())), "sha256=١" + "0" * 63),
+])
+def test_verify_refuses_unicode_headers_as_signature_errors(timestamp, signature):
+    from workers.signing import SignatureError, verify
+
+    with pytest.raises(SignatureError):
+        verify(SECRET, timestamp, signature, b"{}")
+
+
+@pytest.mark.parametrize("raw, fragment", [
+    (b'{"message_id": "m-1", "actor": "ping", "kwargs": {"x": ' + b"[" * 30_000 + b"]" * 30_000 + b"}}",
+     "nested deeper than"),
+    (b'{"message_id": "m-1", "actor": "ping", "kwargs": ' + b'{"a":' * 5000 + b"1" + b"}" * 5000 + b"}",
+     "nested deeper than"),
+    (b"[" * 60_000, "nested deeper than"),
+    (b'{"message_id": "m-1", "actor": "ping", "kwargs": {}, "job_id": NaN}', "body is not JSON"),
+    (b'{"message_id": "m-1", "actor": "ping", "kwargs": {"site_id": Infinity}}', "body is not JSON"),
+    (b'\xff\xfe{"message_id": "m-1"}', "body is not JSON"),
+])
+def test_deep_or_non_standard_signed_json_is_400(app, gateway, raw, fragment):
+    state, client = gateway
+    assert len(raw) <= MAX_BODY
+    response = post(client, raw)
+    assert response.status_code == 400, response.get_data(as_text=True)[:300]
+    assert fragment in response.get_json()["error"]["message"]
+    assert queued(state) == 0 and jobs(app) == []
+
+
+def test_a_message_naming_a_missing_site_is_422_not_409(app, gateway):
+    state, client = gateway
+    response = post(client, body(message_id="m-ghost", kwargs={"site_id": 999}))
+    assert response.status_code == 422
+    assert response.get_json()["error"] == {"code": "invalid_kwargs", "message": "site_id: no site with id 999"}
+    assert queued(state) == 0 and jobs(app) == []
+    # The same id is not burnt: once the request is right, it is accepted.
+    assert post(client, body(message_id="m-ghost")).status_code == 202

@@ -15,6 +15,13 @@ database around it:
 No database transaction stays open while the devices are read (seconds, for a large site): the
 connection goes back to the pool, and the write checks one out again (pre-ping: a database that
 restarted meanwhile costs nothing).
+
+One device never costs the others their readings: the readings go to the database in bulk (a
+few statements for thousands of rows) inside a savepoint, and when the database refuses that,
+device by device, each in a savepoint of its own, so only the refused device's rows are lost.
+That device, and every device that did not answer, is named in the summary's
+``failed_devices`` (the job ends "partial", or "failed" when no device's readings were stored:
+workers.middleware). All of it is still the one transaction above.
 """
 
 from __future__ import annotations
@@ -23,15 +30,16 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
+from app.error_text import first_line
 from app.extensions import db
 from app.models import Device, Point, utcnow
-from app.readings_store import PointErrorRow, ReadingRow, store_readings, update_points
+from app.readings_store import PointErrorRow, ReadingRow, open_write_transaction, store_readings, update_points
 from bacnet.types import ObjectRef, ReadOutcome
-from workers.actors.common import load_site, site_devices, target_of
+from workers.actors.common import device_label, in_savepoint, load_site, site_devices, target_of
 from workers.context import WorkerContext
 from workers.db_retry import with_db_retry
-from workers.health import is_due, mark_answered, mark_failed
-from workers.middleware import committed_summary, current_message_id, stage_summary
+from workers.health import is_due, mark_answered, mark_failed, mark_unstored
+from workers.middleware import committed_summary, current_message_id, record_failed_devices, stage_summary
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +51,16 @@ class _DeviceWork:
     device_id: int
     label: str
     points: dict[ObjectRef, int]
+
+
+@dataclass
+class _DeviceRows:
+    """One answering device's rows for the database."""
+
+    device_id: int
+    label: str
+    readings: list[ReadingRow]
+    failures: list[PointErrorRow]
 
 
 def _polled_points(device_ids: list[int]) -> dict[int, dict[ObjectRef, int]]:
@@ -59,9 +77,47 @@ def _polled_points(device_ids: list[int]) -> dict[int, dict[ObjectRef, int]]:
     return by_device
 
 
+def _write(rows: list[_DeviceRows]) -> tuple[int, dict[int, str]]:
+    """Store every device's rows; (readings stored, {device id: why its rows were refused}).
+
+    The fast path is one bulk write. Only when the database refuses it are the devices written
+    one savepoint each, to find the device at fault and keep everybody else's rows.
+    """
+    readings = [row for device in rows for row in device.readings]
+    failures = [row for device in rows for row in device.failures]
+    if not readings and not failures:
+        return 0, {}
+
+    def bulk() -> int:
+        stored = store_readings(readings)
+        update_points(readings, failures)
+        return stored
+
+    stored, refused = in_savepoint(bulk, what="the collection's readings in bulk")
+    if refused is None:
+        return stored or 0, {}
+    total, unstored = 0, {}
+    for device in rows:
+
+        def one(device: _DeviceRows = device) -> int:
+            stored = store_readings(device.readings)
+            update_points(device.readings, device.failures)
+            return stored
+
+        stored, refused = in_savepoint(one, what=f"readings of device {device.label}")
+        if refused is None:
+            total += stored or 0
+        else:
+            unstored[device.device_id] = refused
+    return total, unstored
+
+
 def _store(work: list[_DeviceWork], outcomes: list[ReadOutcome], finished: datetime, counts: dict,
            started: datetime) -> dict:
     """Write one collection in one transaction and commit; safe to run again after a rollback."""
+    # SQLite: take the write lock before looking for the other attempt's summary, so the check
+    # and the write are one step there too (PostgreSQL: the row lock below).
+    open_write_transaction()
     done = committed_summary(lock=True)
     if done is not None:  # another attempt of this job stored its readings meanwhile
         db.session.rollback()
@@ -69,26 +125,39 @@ def _store(work: list[_DeviceWork], outcomes: list[ReadOutcome], finished: datet
         return done
     devices = {device.id: device for device in db.session.execute(
         db.select(Device).where(Device.id.in_([item.device_id for item in work]))).scalars()}
-    readings: list[ReadingRow] = []
-    failures: list[PointErrorRow] = []
-    devices_failed = 0
+    rows: list[_DeviceRows] = []
+    failed: dict[str, str] = {}
+    silent: list[tuple[int, str]] = []
     for item, outcome in zip(work, outcomes):
-        device = devices.get(item.device_id)
         if not outcome.ok:
-            devices_failed += 1
-            if device is not None:
-                mark_failed(device, finished, outcome.device_error or "no answer")
+            reason = first_line(outcome.device_error or "") or "no answer"
+            failed[item.label] = reason
+            silent.append((item.device_id, reason))
             continue
-        if device is None:  # deleted while it was being read: its points went with it
+        if item.device_id not in devices:  # deleted while it was being read: its points went with it
             continue
-        mark_answered(device, finished)
         ts = datetime.fromtimestamp(outcome.read_at, timezone.utc)
-        readings.extend((item.points[ref], ts, value.number, value.text) for ref, value in outcome.values.items())
-        failures.extend((item.points[ref], error) for ref, error in outcome.errors.items())
-    stored = store_readings(readings)
-    update_points(readings, failures)
-    summary = {**counts, "devices_failed": devices_failed, "readings": stored, "point_errors": len(failures),
+        rows.append(_DeviceRows(
+            item.device_id, item.label,
+            [(item.points[ref], ts, value.number, value.text) for ref, value in outcome.values.items()],
+            [(item.points[ref], error) for ref, error in outcome.errors.items()]))
+    stored, unstored = _write(rows)
+    # Device health last, after the savepoints: a savepoint rolled back expires what it touched.
+    for device_rows in rows:
+        device = devices[device_rows.device_id]
+        refused = unstored.get(device_rows.device_id)
+        if refused is None:
+            mark_answered(device, finished)
+        else:
+            failed[device_rows.label] = f"could not store its readings: {refused}"
+            mark_unstored(device, finished, failed[device_rows.label])
+    for device_id, reason in silent:
+        if device_id in devices:
+            mark_failed(devices[device_id], finished, reason)
+    summary = {**counts, "devices_failed": len(failed), "readings": stored,
+               "point_errors": sum(len(device.failures) for device in rows if device.device_id not in unstored),
                "seconds": round((utcnow() - started).total_seconds(), 3)}
+    record_failed_devices(summary, failed, asked=len(work))
     stage_summary(summary)
     db.session.commit()
     return summary
@@ -105,7 +174,7 @@ def collect_readings(context: WorkerContext, *, site_id: int, device_ids: list[i
     devices = [device for device in site_devices(site, device_ids) if device.polling_enabled]
     due = [device for device in devices if is_due(device, started)]
     points_by_device = _polled_points([device.id for device in due])
-    work = [_DeviceWork(device.id, f"{device.device_instance} ({device.address})", points_by_device[device.id])
+    work = [_DeviceWork(device.id, device_label(device.device_instance, device.address), points_by_device[device.id])
             for device in due if device.id in points_by_device]
     targets = [(target_of(device), list(points_by_device[device.id])) for device in due
                if device.id in points_by_device]

@@ -1,10 +1,21 @@
-"""Lookups the actors share."""
+"""Lookups the actors share, and the per-device isolation of their database writes."""
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
+from typing import TypeVar
+
+from app.error_text import error_line
 from app.extensions import db
 from app.models import Device, Site
+from app.readings_store import open_write_transaction
 from bacnet.types import DeviceTarget, Value
+from workers.db_retry import is_connection_error
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 
 class JobError(Exception):
@@ -43,3 +54,32 @@ def value_text(value: Value | None) -> str | None:
     if value.text is not None and value.number is not None:
         return f"{value.number:g} ({value.text})"
     return value.text if value.number is None else f"{value.number:g}"
+
+
+def device_label(device_instance: int, address: str) -> str:
+    """How a job names a device in its failed devices and error lines: ``<instance> (<address>)``."""
+    return f"{device_instance} ({address})"
+
+
+def in_savepoint(work: Callable[[], T], *, what: str) -> tuple[T | None, str | None]:
+    """Run ``work`` (database writes of one device) in a savepoint of the session's transaction.
+
+    Returns ``(result, None)``, or ``(None, reason)`` with the savepoint rolled back when the
+    database (or the driver) refused the work: the device's writes are lost, the transaction and
+    the other devices' writes are not. ``reason`` is one line without SQL or parameters. A
+    connection error is raised: the whole job's retry (workers.db_retry) deals with those.
+
+    ORM changes pending before the call are flushed as the savepoint starts, outside its
+    protection: make every device's changes inside its own call. ORM objects the work changed are
+    expired after a rollback (they reload from the database when next read).
+    """
+    open_write_transaction()
+    try:
+        with db.session.begin_nested():
+            return work(), None
+    except Exception as error:  # the database's or the driver's refusal, whatever its class
+        if is_connection_error(error):
+            raise
+        reason = error_line(error)
+        log.warning("%s: not stored: %s", what, reason)
+        return None, reason

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from app.extensions import db
 from app.models import Point, Site
-from app.write_policy import WriteRefused, audit, check_write
+from app.write_policy import WriteRefused, audit, check_value, check_write
 from workers.actors.common import JobError, load_site, target_of, value_text
 from workers.context import WorkerContext
 from workers.middleware import current_message_id
@@ -18,8 +18,10 @@ def write_point(context: WorkerContext, *, site_id: int, point_id: int, priority
         raise JobError(f"point {point_id} does not exist")
     message_id = current_message_id()
     try:
-        # Checked again here: the site or point may have changed since the request was queued.
+        # Checked again here: the site or point may have changed since the request was queued,
+        # and a message may come from elsewhere than the admin or the API (the gateway, a script).
         check_write(site, point, priority)
+        wire_value = check_value(point, value)
     except WriteRefused as refusal:
         audit(point=point, requested_by=requested_by, priority=priority, value=value, result="refused",
               error=str(refusal), message_id=message_id)
@@ -27,7 +29,7 @@ def write_point(context: WorkerContext, *, site_id: int, point_id: int, priority
         raise JobError(f"write refused: {refusal}") from None
     # The site's range was checked above; a site that allows priorities below 8 did so on purpose.
     outcome = context.engine.write(target_of(point.device), (point.object_type, point.object_instance),
-                                   value, priority, allow_critical=True)
+                                   wire_value, priority, allow_critical=True)
     audit(point=point, requested_by=requested_by, priority=priority, value=value,
           result="succeeded" if outcome.ok else "failed", error=outcome.error,
           old_value=value_text(outcome.old_value), new_value=value_text(outcome.new_value), message_id=message_id)

@@ -1,9 +1,11 @@
 """The gateway's HTTP face: ``POST /enqueue``, ``GET /status`` (both signed), ``GET /healthz`` (open).
 
-Status codes are the protocol (DESIGN.md): 202 accepted; 400 malformed; 401 bad, missing or stale
-signature; 404 unknown actor; 409 replayed message id; 413 body over 64 KiB; 422 kwargs fail the
-catalog schema. Authentication comes before parsing: an unsigned body is never even decoded.
-Nothing runs for a rejected request.
+Status codes are the protocol (DESIGN.md): 202 accepted; 400 malformed (not JSON, or nested deeper
+than app.json_safety.MAX_JSON_DEPTH); 401 bad, missing, stale or malformed signature headers; 404
+unknown actor; 409 replayed message id; 413 body over 64 KiB (refused by the server itself before
+any of it is buffered: ``app.cli.http`` caps waitress at the app's MAX_CONTENT_LENGTH); 422 kwargs
+fail the catalog schema or name a site that does not exist. Authentication comes before parsing:
+an unsigned body is never even decoded. Nothing runs for a rejected request.
 """
 
 from __future__ import annotations
@@ -22,9 +24,10 @@ from werkzeug.exceptions import HTTPException
 
 from app.database import check_database
 from app.extensions import db
+from app.json_safety import FiniteJSONProvider, TooDeep, check_depth
 from app.models import JobRun
 from workers.catalog import InvalidKwargs, UnknownActor, get_spec, validate_kwargs
-from workers.gateway.ledger import GatewayIdentity, Replayed, accept, fail
+from workers.gateway.ledger import GatewayIdentity, Replayed, UnknownSite, accept, fail
 from workers.signing import SignatureError, verify
 
 log = logging.getLogger(__name__)
@@ -58,8 +61,12 @@ def _error(status: int, code: str, message: str) -> tuple[Response, int]:
 def _parse(body: bytes) -> tuple[str, str, dict, int | None]:
     """The four fields of an enqueue body; ValueError with the reason otherwise."""
     try:
-        data = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+        # Depth first: a few KiB of "[[[[..." would otherwise end in RecursionError (a 500).
+        check_depth(body)
+        data = json.loads(body, parse_constant=_reject_constant)
+    except TooDeep as error:
+        raise ValueError(f"body is not acceptable JSON: {error}") from None
+    except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError too
         raise ValueError("body is not JSON") from None
     if not isinstance(data, dict):
         raise ValueError("body must be a JSON object")
@@ -78,8 +85,14 @@ def _parse(body: bytes) -> tuple[str, str, dict, int | None]:
     return message_id, actor, kwargs, job_id
 
 
+def _reject_constant(name: str) -> object:
+    raise ValueError(f"{name} is not JSON")
+
+
 def create_gateway_app(state: GatewayState) -> Flask:
     gateway = Flask("bacnet_pipeline_gateway")
+    gateway.json = FiniteJSONProvider(gateway)
+    # Also the server's cap (app.cli.http): a larger body is refused by waitress before it is read.
     gateway.config["MAX_CONTENT_LENGTH"] = MAX_BODY
 
     def authenticate(body: bytes) -> tuple[Response, int] | None:
@@ -116,6 +129,8 @@ def create_gateway_app(state: GatewayState) -> Flask:
                 accept(state.identity, message_id=message_id, actor=actor, kwargs=kwargs, queue=spec.queue)
             except Replayed as error:
                 return _error(409, "replayed", str(error))
+            except UnknownSite as error:
+                return _error(422, "invalid_kwargs", str(error))
             except OperationalError:
                 db.session.rollback()
                 return _error(503, "database_unavailable", "the gateway cannot reach its database")

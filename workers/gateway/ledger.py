@@ -10,11 +10,15 @@ from dataclasses import dataclass, field
 from sqlalchemy.exc import IntegrityError
 
 from app.extensions import db
-from app.models import FINAL_STATUSES, JobRun, utcnow
+from app.models import FINAL_STATUSES, JobRun, Site, utcnow
 
 
 class Replayed(Exception):
     """This message id was accepted before (or its job is already over)."""
+
+
+class UnknownSite(Exception):
+    """The message names a site this database does not have (a 422: the request is wrong, not repeated)."""
 
 
 @dataclass(frozen=True)
@@ -52,14 +56,22 @@ def accept(identity: GatewayIdentity, *, message_id: str, actor: str, kwargs: di
     if db.session.execute(db.select(JobRun.id).where(JobRun.message_id == message_id)).first() is not None:
         db.session.rollback()
         raise Replayed(f"message {message_id} was already accepted")
+    site_id = kwargs.get("site_id")
+    if site_id is not None and db.session.get(Site, site_id) is None:
+        # Checked before the insert: the foreign key would refuse it too, but as an IntegrityError
+        # that reads like a replay (it used to be answered 409).
+        db.session.rollback()
+        raise UnknownSite(f"site_id: no site with id {site_id}")
     run = JobRun(message_id=message_id, actor=actor, kwargs=kwargs, site_id=kwargs.get("site_id"),
                  transport="http", queue=queue, triggered_by="api", triggered_by_detail="sent to the gateway",
                  status="queued", enqueued_at=now, accepted_at=now, accepted_by=identity.tag)
     db.session.add(run)
     try:
         db.session.commit()
-    except IntegrityError:  # the same id raced in from another request
+    except IntegrityError:  # the same id raced in from another request, or the site was just deleted
         db.session.rollback()
+        if site_id is not None and db.session.get(Site, site_id) is None:
+            raise UnknownSite(f"site_id: no site with id {site_id}") from None
         raise Replayed(f"message {message_id} was already accepted") from None
     return run
 
