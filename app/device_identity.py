@@ -11,6 +11,16 @@ import logging
 
 from app.models import Device, utcnow
 
+#: Marks the conflict line of a device discovery created with its polling held
+#: (workers.actors.identity): resolving that conflict turns polling on, since the admin has now
+#: said which address is the device.
+POLLING_HELD = "polling held until an admin picks its address"
+
+
+def _release_held_polling(device: Device) -> None:
+    if POLLING_HELD in (device.conflict_detail or ""):
+        device.polling_enabled = True
+
 log = logging.getLogger(__name__)
 
 
@@ -33,6 +43,7 @@ def accept_new_address(device: Device, *, by: str) -> str:
     if not new:
         raise NoConflict(f"device {device.device_instance} has no address conflict")
     old = device.address
+    _release_held_polling(device)
     device.address = new
     device.conflict_address = None
     device.conflict_detail = f"moved from {old} to {new} by {by} ({_stamp()})"
@@ -55,6 +66,7 @@ def dismiss_conflict(device: Device, *, by: str) -> None:
     other = device.conflict_address
     if not other:
         raise NoConflict(f"device {device.device_instance} has no address conflict")
+    _release_held_polling(device)
     device.conflict_address = None
     device.conflict_detail = f"kept at {device.address}; the answer from {other} was dismissed by {by} ({_stamp()})"
     device.conflict_seen_at = utcnow()

@@ -60,6 +60,9 @@ def _number(value: float | str) -> float:
         raise WriteRefused(f"{str(value)[:40]!r} is not a number") from None
     if not math.isfinite(number):
         # "1e999" parses as inf: a device commanded to +inf is as wrong as one commanded to NaN.
+        if math.isinf(number) and not isinstance(value, str):
+            # A JSON 1e999 arrives here already parsed as inf: say what the user most likely sent.
+            raise WriteRefused("the value is not a finite number (infinite, or too large for a float, like 1e999)")
         raise WriteRefused(f"{str(value)[:40]!r} is not a finite number")
     return number
 

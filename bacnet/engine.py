@@ -19,7 +19,7 @@ from bacnet.discovery import (DiscoveryProgress, check_limits, discover_plan, pl
 from bacnet.enumeration import enumeration_seconds, list_points, read_device_info
 from bacnet.errors import BACnetError
 from bacnet.limits import DEFAULT_MAX_OBJECTS, MAX_OBJECTS_CEILING
-from bacnet.memory import release_after
+from bacnet.memory import RELEASE_AFTER_OBJECTS, release_memory
 from bacnet.properties import DeviceProfile
 from bacnet.reading import read_present_values
 from bacnet.runtime import BACnetRuntime
@@ -186,8 +186,9 @@ class Engine:
         # has to cover the rounds of devices worked on at once, each at its longest deadline.
         rounds = math.ceil(len(targets) / self.max_devices)
         bound = rounds * (enumeration_seconds(self.timeout, self.max_objects) + 2 * self.timeout) + 5
-        with release_after():
-            results = self.runtime.call(run, bound)
+        results = self.runtime.call(run, bound)
+        if sum(len(points) for points in results if isinstance(points, list)) >= RELEASE_AFTER_OBJECTS:
+            release_memory()  # the enumeration's garbage, handed back (bacnet.memory)
         return self._errors_as_values(results)
 
     # -- reading ----------------------------------------------------------------------------------

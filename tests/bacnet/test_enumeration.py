@@ -8,6 +8,7 @@ without a network: an object list of 4,294,967,295 objects, a 300-character NUL-
 from __future__ import annotations
 
 import asyncio
+import platform
 import time
 import tracemalloc
 from collections.abc import Callable
@@ -17,10 +18,12 @@ from bacpypes3.basetypes import EngineeringUnits
 from bacpypes3.primitivedata import CharacterString, ObjectIdentifier, Unsigned
 
 from app.settings import BindAddress, ConfigError, load_settings
+from bacnet.engine import Engine
 from bacnet.enumeration import (DETAIL_CHUNK, ENUMERATION_MAX_SECONDS, enumeration_seconds, list_points,
                                 object_ref, read_device_info, read_object_details, read_object_list)
 from bacnet.errors import DeviceError, DeviceTimeout
 from bacnet.limits import DEFAULT_MAX_OBJECTS, DESCRIPTION_MAX, NAME_MAX
+from bacnet.memory import RELEASE_AFTER_OBJECTS, _malloc_trim, release_memory
 from bacnet.properties import DeviceProfile, _camel
 from bacnet.types import DeviceTarget, IAm
 from tests.conftest import build_app
@@ -250,3 +253,34 @@ def test_a_bad_max_objects_is_one_line_naming_the_setting(value) -> None:
     with pytest.raises(ConfigError) as error:
         load_settings(BACNET_MAX_OBJECTS=value)
     assert "BACNET_MAX_OBJECTS" in str(error.value) and "\n" not in str(error.value)
+
+
+# -- memory --------------------------------------------------------------------------------------------
+
+
+class FakeRuntime:
+    """Runs the engine's coroutines on a fresh loop against ``app`` (what BACnetRuntime.call does)."""
+
+    request_timeout = 1.0
+
+    def __init__(self, app: FakeDevice) -> None:
+        self.app = app
+
+    def call(self, make, timeout):
+        return asyncio.run(make(self.app))
+
+
+@pytest.mark.parametrize("objects, released", [(RELEASE_AFTER_OBJECTS, 1), (10, 0)])
+def test_memory_is_released_after_a_large_enumeration_only(monkeypatch, objects, released) -> None:
+    calls = []
+    monkeypatch.setattr("bacnet.engine.release_memory", lambda: calls.append(1))
+    engine = Engine(FakeRuntime(FakeDevice(objects=analog_inputs(objects))))  # type: ignore[arg-type]
+    [points] = engine.list_points([SEGMENTING])
+    assert len(points) == objects and len(calls) == released
+
+
+def test_free_heap_pages_are_handed_back_on_glibc() -> None:
+    if platform.libc_ver()[0] != "glibc":
+        pytest.skip("malloc_trim is glibc's")
+    assert _malloc_trim() is not None
+    release_memory()

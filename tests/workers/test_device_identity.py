@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import pytest
 
+from app.device_identity import POLLING_HELD, dismiss_conflict
 from app.extensions import db
 from app.models import Device, Reading, Site
 from app.transport import enqueue
@@ -128,3 +129,8 @@ def test_a_new_instance_answering_from_two_addresses_is_created_at_the_asked_one
     with app.app_context():
         device = victim(app, devices)
         assert device.address == devices.addresses[0] and device.conflict_address == impostor.addresses[0]
+        # Nothing tells the real controller from the impostor on a first discovery: no values are
+        # collected from either until an admin picks the address, which turns polling on.
+        assert device.polling_enabled is False and POLLING_HELD in device.conflict_detail
+        dismiss_conflict(device, by="tester")
+        assert device.polling_enabled is True and device.conflict_address is None

@@ -128,6 +128,7 @@ class _Recorder:
         """The device's rows for one decision: (the device, if there is one now; whether it answered)."""
         use = decision.use
         readable = use is not None and use.info is not None
+        created = device is None
         if device is None:
             if not readable:
                 return None, False  # nothing to create a device from
@@ -137,7 +138,7 @@ class _Recorder:
             record_move(device, use.address, self.now, self.job)
         if decision.others:
             record_conflict(device, decision.others, self.now, home_answered=use is not None and not decision.move,
-                            follow=self.site.follow_address_changes, job=self.job)
+                            follow=self.site.follow_address_changes, job=self.job, new=created)
         if readable:
             _apply(device, use.info)
             mark_answered(device, self.now)

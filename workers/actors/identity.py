@@ -14,7 +14,9 @@ does with the answers for one instance:
   one other address answered, and the conflict detail records the move.
 - a new instance: the device is created at the asked address (the first in the targets when
   several were asked), else at the first that answered; any other address answering for it is an
-  address conflict at once.
+  address conflict at once, and the new device's polling is *held* (``polling_enabled`` off) until
+  an admin picks its address: on a first sweep nothing tells the real controller from an impostor
+  answering for it (the impostor may even answer first), so no value is collected from either.
 
 An admin accepts a conflict's address (app.device_identity), which moves the device.
 """
@@ -24,6 +26,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from app.device_identity import POLLING_HELD
 from app.models import Device
 from bacnet.discovery import canonical_address
 from bacnet.types import DeviceInfo
@@ -69,9 +72,13 @@ def decide(device: Device | None, answers: list[Answer], asked: tuple[str, ...],
     return Decision(use=None, others=others)
 
 
-def conflict_line(device: Device, others: list[Answer], *, home_answered: bool, follow: bool, job: str) -> str:
+def conflict_line(device: Device, others: list[Answer], *, home_answered: bool, follow: bool, job: str,
+                  new: bool = False) -> str:
     """The one line stored in ``Device.conflict_detail`` for an address conflict."""
     where = " and ".join(answer.address for answer in others[:3]) + (" and more" if len(others) > 3 else "")
+    if new:
+        return (f"first found {job}: instance {device.device_instance} answered from {device.address} and from "
+                f"{where}; {POLLING_HELD} (accept {others[0].address}, or dismiss to keep {device.address})")
     if home_answered:
         line = (f"instance {device.device_instance} also answered from {where} {job}, while its stored address "
                 f"{device.address} answered too: two devices may share the instance")
@@ -84,10 +91,14 @@ def conflict_line(device: Device, others: list[Answer], *, home_answered: bool, 
 
 
 def record_conflict(device: Device, others: list[Answer], now: datetime, *, home_answered: bool, follow: bool,
-                    job: str) -> None:
+                    job: str, new: bool = False) -> None:
+    """Flag ``device``; a ``new`` device (created by this discovery) also has its polling held."""
     device.conflict_address = others[0].address
-    device.conflict_detail = conflict_line(device, others, home_answered=home_answered, follow=follow, job=job)
+    device.conflict_detail = conflict_line(device, others, home_answered=home_answered, follow=follow, job=job,
+                                           new=new)
     device.conflict_seen_at = now
+    if new:
+        device.polling_enabled = False
 
 
 def record_move(device: Device, new_address: str, now: datetime, job: str) -> None:

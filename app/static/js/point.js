@@ -9,9 +9,12 @@
       .then(function (response) { return response.json(); })
       .then(function (data) {
         var note = document.getElementById("trend-note");
+        var numeric = data.v.some(function (v) { return v !== null; });
         note.textContent = data.stored + " readings in this window" +
           (data.samples < data.stored ? " (averaged to " + data.samples + " points)" : "") +
-          ". Drag across the chart to zoom, double-click to reset.";
+          (data.stored > 0 && !numeric
+            ? ". None of them is a number (text, NaN or Infinity): the chart stays empty; see the Readings list."
+            : ". Drag across the chart to zoom, double-click to reset.");
         var options = {
           width: Math.max(chartBox.clientWidth, 300), height: 300,
           cursor: { drag: { x: true, y: false } },
