@@ -5,9 +5,9 @@ Enumerating a device of thousands of objects decodes tens of thousands of bacpyp
 enumeration of at least :data:`RELEASE_AFTER_OBJECTS` objects the engine collects reference
 cycles and asks glibc to hand free heap pages back (``malloc_trim``); on other C libraries
 (musl, macOS, Windows) only the collection is done. Measured on a 20,000-object device
-(docs/performance.md): the worker ends ~11 MB above its baseline with this, ~13 MB without,
-and the same after every further enumeration (what stays is CPython's allocator keeping arenas
-that a few long-lived objects pin). The collection costs ~0.1 s in a full worker, hence the
+(docs/performance.md): the worker ends ~10 MB above its baseline with this, ~13-14 MB without,
+and no higher after further enumerations (what stays is CPython's allocator keeping arenas that
+a few long-lived objects pin). The collection costs ~0.1 s in a full worker, hence the
 threshold.
 """
 
