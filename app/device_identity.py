@@ -16,12 +16,12 @@ from app.models import Device, utcnow
 #: said which address is the device.
 POLLING_HELD = "polling held until an admin picks its address"
 
+log = logging.getLogger(__name__)
+
 
 def _release_held_polling(device: Device) -> None:
     if POLLING_HELD in (device.conflict_detail or ""):
         device.polling_enabled = True
-
-log = logging.getLogger(__name__)
 
 
 class NoConflict(ValueError):

@@ -36,6 +36,7 @@ from bacnet.fastread import install_raw_acks
 from bacnet.foreign import SupervisedForeignLinkLayer
 from bacnet.forwarded import ForwardedNPDUGuard
 from bacnet.own_device import ReadOnlyObjectServices
+from bacnet.reassembly import install as bound_reassembly
 
 #: The UDP port BACnet/IP devices and routers listen on (ASHRAE 135 Annex J, 0xBAC0).
 STANDARD_PORT = 47808
@@ -82,6 +83,7 @@ class CollectorApplication(ReadOnlyObjectServices, Application):
     def from_object_list(cls, objects, *args, **kwargs) -> CollectorApplication:  # type: ignore[override]
         app = super().from_object_list(objects, *args, **kwargs)
         install_raw_acks(app)
+        bound_reassembly()
         return app
 
     def add_object(self, obj) -> None:  # type: ignore[override]
