@@ -3,9 +3,29 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from app.extensions import db
 from app.models import FINAL_STATUSES, Device, JobRun, Site
+from app.settings import BindAddress
+from app.transport import LOCAL_BROKER_KEY
+from workers.broker import make_broker
+from workers.service import WorkerService
+
+
+@contextmanager
+def in_process_worker(app, loopback_block: int, *, threads: int = 2) -> Iterator[WorkerService]:
+    """A worker on the in-process broker for ``app``, its BACnet socket on 127.0.<block>.1:47809."""
+    broker = make_broker("")
+    app.extensions[LOCAL_BROKER_KEY] = broker
+    service = WorkerService(app, broker, BindAddress(f"127.0.{loopback_block}.1", 8, 47809), threads=threads,
+                            request_timeout=1.0)
+    service.start()
+    try:
+        yield service
+    finally:
+        service.stop(timeout_ms=5000)
 
 
 def wait_for_job(app, job_id: int, timeout: float = 30.0) -> JobRun:

@@ -21,11 +21,9 @@ from sqlalchemy.exc import OperationalError
 
 from app.extensions import db
 from app.models import JobRun, Reading, Site
-from app.settings import BindAddress
-from app.transport import LOCAL_BROKER_KEY, enqueue
-from tests.helpers import wait_for_job
+from app.transport import enqueue
+from tests.helpers import in_process_worker, wait_for_job
 from workers.actors import collect
-from workers.broker import make_broker
 from workers.service import WorkerService
 
 pytestmark = pytest.mark.faults
@@ -33,13 +31,8 @@ pytestmark = pytest.mark.faults
 
 @pytest.fixture
 def worker(app, loopback_block):
-    broker = make_broker("")
-    app.extensions[LOCAL_BROKER_KEY] = broker
-    service = WorkerService(app, broker, BindAddress(f"127.0.{loopback_block}.1", 8, 47809), threads=1,
-                            request_timeout=1.0)
-    service.start()
-    yield service
-    service.stop(timeout_ms=5000)
+    with in_process_worker(app, loopback_block, threads=1) as service:
+        yield service
 
 
 def _run(app, actor: str, kwargs: dict) -> JobRun:

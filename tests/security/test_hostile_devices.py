@@ -28,17 +28,14 @@ import pytest
 
 from app.extensions import db
 from app.models import Device, Point, Reading, Site
-from app.settings import BindAddress
-from app.transport import LOCAL_BROKER_KEY, enqueue
+from app.transport import enqueue
 from bacnet.answers import WRONG_SERVICE
 from bacnet.limits import DESCRIPTION_MAX, NAME_MAX, TEXT_MAX
 from bacnet.simulator.hostile import (
     CONTROL_DEVICE_NAME, HUGE_OBJECT_LIST, IMPOSTOR_VALUE, LONG_DESCRIPTION, LONG_NAME, LONG_OBJECT_LIST,
     LONG_POINT_NAME, LONG_TEXT_VALUE, OVERSIZED_UNSIGNED, HostileSite)
 from tests.conftest import build_app, next_loopback_block
-from tests.helpers import wait_for_job
-from workers.broker import make_broker
-from workers.service import WorkerService
+from tests.helpers import in_process_worker, wait_for_job
 
 #: Points of each healthy device (and of the twins and the impostor, which copy a VAV box).
 HEALTHY_POINTS = 6
@@ -82,13 +79,8 @@ def site_app(request, tmp_path):
 @pytest.fixture
 def worker(site_app, loopback_block):
     """An in-process worker for ``site_app`` with its BACnet socket on 127.0.<block>.1:47809."""
-    broker = make_broker("")
-    site_app.extensions[LOCAL_BROKER_KEY] = broker
-    service = WorkerService(site_app, broker, BindAddress(f"127.0.{loopback_block}.1", 8, 47809), threads=2,
-                            request_timeout=1.0)
-    service.start()
-    yield service
-    service.stop(timeout_ms=5000)
+    with in_process_worker(site_app, loopback_block) as service:
+        yield service
 
 
 @contextmanager
