@@ -198,3 +198,11 @@ def test_bulk_polling_actions_on_devices_and_points(app, admin_client, plant):
     with app.app_context():
         assert db.session.get(Device, plant["device"]).polling_enabled is False
         assert db.session.get(Point, plant["setpoint"]).polling_enabled is True
+
+
+@pytest.mark.parametrize("path", ["/admin/", "/admin/device/", "/admin/jobrun/"])
+def test_every_admin_page_loads_the_project_stylesheet(admin_client, path):
+    # Multi-line job errors and the width of long device-supplied names rely on it (issue 12).
+    page = admin_client.get(path)
+    assert page.status_code == 200
+    assert "/static/css/admin.css" in page.get_data(as_text=True)

@@ -10,7 +10,7 @@
       .then(function (data) {
         var note = document.getElementById("trend-note");
         var numeric = data.v.some(function (v) { return v !== null; });
-        note.textContent = data.stored + " readings in this window" +
+        note.textContent = data.stored + (data.stored === 1 ? " reading" : " readings") + " in this window" +
           (data.samples < data.stored ? " (averaged to " + data.samples + " points)" : "") +
           (data.stored > 0 && !numeric
             ? ". None of them is a number (text, NaN or Infinity): the chart stays empty; see the Readings list."
