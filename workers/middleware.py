@@ -39,6 +39,9 @@ MAX_ERROR_TEXT = 4000
 FAILED_DEVICES = "failed_devices"
 #: Summary member set (true) when every device the job was asked about failed: nothing was stored.
 NOTHING_STORED = "nothing_stored"
+#: Summary member holding why a job had nothing to do (a collection whose every polled device is
+#: backed off after failures): the job ends "skipped" with that reason, not "succeeded".
+NOTHING_DUE = "nothing_due"
 
 _current = threading.local()
 
@@ -65,6 +68,8 @@ def outcome(summary: dict | None) -> tuple[str, str]:
     """Final status and error text of a job whose actor returned ``summary``."""
     failed = summary.get(FAILED_DEVICES) if isinstance(summary, dict) else None
     if not failed:
+        if isinstance(summary, dict) and summary.get(NOTHING_DUE):
+            return "skipped", str(summary[NOTHING_DUE])
         return "succeeded", ""
     status = "failed" if summary.get(NOTHING_STORED) else "partial"
     lines: list[str] = []

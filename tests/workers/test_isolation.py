@@ -9,10 +9,12 @@ failed device with a one-line reason without SQL, and is not retried.
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
 from app.extensions import db
-from app.models import Device, JobRun, Point, Reading, Site
+from app.models import Device, JobRun, Point, Reading, Site, utcnow
 from app.transport import enqueue
 from bacnet.errors import BACnetError
 from bacnet.types import DeviceInfo, ObjectInfo, Value
@@ -184,3 +186,15 @@ def test_a_collection_that_stores_nothing_fails_once(any_app):
     assert_readable(job, {"304 (127.0.0.33)"})
     with any_app.app_context():
         assert db.session.scalar(db.select(db.func.count()).select_from(Reading)) == 0
+
+
+def test_a_collection_with_every_device_backed_off_is_skipped_not_succeeded(any_app):
+    site_id = make_site(any_app, {305: "127.0.0.34"}, points=1)
+    with any_app.app_context():
+        db.session.execute(db.update(Device).where(Device.device_instance == 305)
+                           .values(status="offline", next_retry_at=utcnow() + timedelta(minutes=5)))
+        db.session.commit()
+    job = run(any_app, ScriptedEngine(), "collect_readings", {"site_id": site_id})
+    assert (job.status, job.attempts) == ("skipped", 1)
+    assert job.summary["devices"] == 0 and job.summary["devices_skipped"] == 1
+    assert job.error.startswith("nothing was due: all 1 polled device(s) are backed off"), job.error

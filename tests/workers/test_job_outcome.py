@@ -11,7 +11,7 @@ from app.error_text import error_line, error_text, message_line
 from app.extensions import db
 from app.models import Device, JobRun
 from tests.helpers import add_site_and_device
-from workers.middleware import MAX_ERROR_TEXT, JobRunMiddleware, outcome, record_failed_devices
+from workers.middleware import MAX_ERROR_TEXT, NOTHING_DUE, JobRunMiddleware, outcome, record_failed_devices
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -89,3 +89,8 @@ def test_the_middleware_records_a_failed_job_without_sql(any_app):
         run = db.session.execute(db.select(JobRun).where(JobRun.message_id == "m-1")).scalar_one()
         assert run.status == "failed" and run.finished_at is not None
         assert run.error == error_line(error) and "INSERT" not in run.error
+
+
+def test_a_job_with_nothing_due_is_skipped_with_the_reason():
+    assert outcome({"devices": 0, NOTHING_DUE: "nothing was due: all 2 polled device(s) are backed off"}) == (
+        "skipped", "nothing was due: all 2 polled device(s) are backed off")

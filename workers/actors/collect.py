@@ -39,7 +39,8 @@ from workers.actors.common import device_label, in_savepoint, load_site, site_de
 from workers.context import WorkerContext
 from workers.db_retry import with_db_retry
 from workers.health import is_due, mark_answered, mark_failed, mark_unstored
-from workers.middleware import committed_summary, current_message_id, record_failed_devices, stage_summary
+from workers.middleware import (NOTHING_DUE, committed_summary, current_message_id, record_failed_devices,
+                                stage_summary)
 
 log = logging.getLogger(__name__)
 
@@ -158,6 +159,10 @@ def _store(work: list[_DeviceWork], outcomes: list[ReadOutcome], finished: datet
                "point_errors": sum(len(device.failures) for device in rows if device.device_id not in unstored),
                "seconds": round((utcnow() - started).total_seconds(), 3)}
     record_failed_devices(summary, failed, asked=len(work))
+    if not work and counts["devices_skipped"]:
+        # Every polled device is backed off: the job read and stored nothing, which is not a success.
+        summary[NOTHING_DUE] = (f"nothing was due: all {counts['devices_skipped']} polled device(s) are backed off "
+                                "after failures (see the devices' last error and next retry)")
     stage_summary(summary)
     db.session.commit()
     return summary
