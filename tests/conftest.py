@@ -125,6 +125,13 @@ def app(tmp_path):
         db.engine.dispose()
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def any_app(request):
+    """The app on SQLite, then on the session's PostgreSQL database (tables emptied): for code the
+    two databases treat differently (they refuse different things)."""
+    return request.getfixturevalue("pg_app" if request.param == "postgresql" else "app")
+
+
 @pytest.fixture
 def pg_app(tmp_path, pg_database):
     """The app on the session's PostgreSQL database, tables emptied before each test."""

@@ -4,17 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-import pytest
 
 from app.extensions import db
 from app.models import Point, Reading
 from app.readings_store import store_readings, update_points
 from tests.helpers import add_site_and_device
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def any_app(request, app):
-    return app if request.param == "sqlite" else request.getfixturevalue("pg_app")
 
 
 def _points(app, count: int) -> list[int]:

@@ -1,6 +1,5 @@
 from datetime import datetime, timedelta, timezone
 
-import pytest
 
 from app.extensions import db
 from app.models import Point, Reading
@@ -15,11 +14,6 @@ def _point(app) -> int:
         db.session.add(point)
         db.session.commit()
         return point.id
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def any_app(request, app):
-    return app if request.param == "sqlite" else request.getfixturevalue("pg_app")
 
 
 def test_duplicates_are_ignored_and_counted(any_app):

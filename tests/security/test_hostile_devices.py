@@ -34,7 +34,7 @@ from bacnet.limits import DESCRIPTION_MAX, NAME_MAX, TEXT_MAX
 from bacnet.simulator.hostile import (
     CONTROL_DEVICE_NAME, HUGE_OBJECT_LIST, IMPOSTOR_VALUE, LONG_DESCRIPTION, LONG_NAME, LONG_OBJECT_LIST,
     LONG_POINT_NAME, LONG_TEXT_VALUE, OVERSIZED_UNSIGNED, HostileSite)
-from tests.conftest import build_app, next_loopback_block
+from tests.conftest import next_loopback_block
 from tests.helpers import in_process_worker, wait_for_job
 
 #: Points of each healthy device (and of the twins and the impostor, which copy a VAV box).
@@ -63,23 +63,10 @@ def hostile() -> Iterator[HostileSite]:
         site.stop()
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def site_app(request, tmp_path):
-    """The app on a fresh SQLite file, or on the session's PostgreSQL database (emptied)."""
-    if request.param == "postgresql":
-        yield request.getfixturevalue("pg_app")
-        return
-    application = build_app(tmp_path)
-    yield application
-    with application.app_context():
-        db.session.remove()
-        db.engine.dispose()
-
-
 @pytest.fixture
-def worker(site_app, loopback_block):
-    """An in-process worker for ``site_app`` with its BACnet socket on 127.0.<block>.1:47809."""
-    with in_process_worker(site_app, loopback_block) as service:
+def worker(any_app, loopback_block):
+    """An in-process worker for ``any_app`` with its BACnet socket on 127.0.<block>.1:47809."""
+    with in_process_worker(any_app, loopback_block) as service:
         yield service
 
 
@@ -318,28 +305,28 @@ def check_impostor_after_broadcast(app, hostile: HostileSite, job) -> None:
     assert_clean(victim.conflict_detail, None, "conflict detail")
 
 
-def test_a_hostile_site_leaves_the_healthy_devices_complete_and_its_own_data_clean(site_app, worker, hostile):
-    with site_app.app_context():
+def test_a_hostile_site_leaves_the_healthy_devices_complete_and_its_own_data_clean(any_app, worker, hostile):
+    with any_app.app_context():
         site = Site(name="Hostile site", discovery_targets="\n".join(hostile.targets), poll_new_points=True)
         db.session.add(site)
         db.session.commit()
         site_id = site.id
 
-    check_discovery(site_app, hostile, run(site_app, "discover_devices", site_id=site_id, timeout=1))
+    check_discovery(any_app, hostile, run(any_app, "discover_devices", site_id=site_id, timeout=1))
     with address_space_ceiling():
-        refreshed = run(site_app, "refresh_points", site_id=site_id)
-    check_refresh(site_app, hostile, refreshed)
-    check_collection(site_app, hostile, run(site_app, "collect_readings", site_id=site_id))
+        refreshed = run(any_app, "refresh_points", site_id=site_id)
+    check_refresh(any_app, hostile, refreshed)
+    check_collection(any_app, hostile, run(any_app, "collect_readings", site_id=site_id))
 
     # Now a broadcast: the impostor answers for the victim's instance from its own address.
     first = min(device.instance for device in hostile.devices)
     last = max(device.instance for device in hostile.devices)
-    broadcast = run(site_app, "discover_devices", site_id=site_id, broadcast=True, low_limit=first,
+    broadcast = run(any_app, "discover_devices", site_id=site_id, broadcast=True, low_limit=first,
                     high_limit=last, timeout=0.8)
-    check_impostor_after_broadcast(site_app, hostile, broadcast)
+    check_impostor_after_broadcast(any_app, hostile, broadcast)
     # The next collection still reads the victim at its own address.
-    again = run(site_app, "collect_readings", site_id=site_id)
+    again = run(any_app, "collect_readings", site_id=site_id)
     assert again.status == "succeeded", again.error
-    victim_readings = readings_by_device(site_app)[hostile.victim.instance]
+    victim_readings = readings_by_device(any_app)[hostile.victim.instance]
     assert all(len(values) == 2 for values in victim_readings.values())
     assert all(value != IMPOSTOR_VALUE for values in victim_readings.values() for value, _ in values)

@@ -29,14 +29,6 @@ def strict(response) -> object:
     return json.loads(response.get_data(as_text=True), parse_constant=refuse)
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def any_app(request):
-    """The app on SQLite, then on PostgreSQL (both store inf and NaN in float columns)."""
-    if request.param == "postgres":
-        return request.getfixturevalue("pg_app")
-    return request.getfixturevalue("app")
-
-
 def _non_finite_rows(app) -> dict[str, int]:
     """A point whose last value is inf and whose readings are inf, -inf, NaN and 20.0 (rows stored
     before the engine reported non-finite REALs as text), and a job whose summary holds NaN."""

@@ -51,11 +51,6 @@ def test_a_sprayed_address_is_refused_but_no_other(app):
     assert login(app.test_client(), USER_ADDRESS).status_code == 302
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def any_app(request):
-    return request.getfixturevalue("pg_app" if request.param == "postgres" else "app")
-
-
 def test_delays_grow_per_failure_up_to_the_cap(any_app):
     app = any_app
     assert [pair_delay(n) for n in range(FREE_FAILURES)] == [timedelta(0)] * FREE_FAILURES

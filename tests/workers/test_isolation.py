@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import pytest
 
 from app.extensions import db
 from app.models import Device, JobRun, Point, Reading, Site, utcnow
@@ -25,11 +24,6 @@ from tests.workers.fakes import ScriptedEngine, iam, scripted_worker
 #: PostgreSQL: integer or double precision out of range).
 HUGE = 2**1100
 AI = "analog-input"
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def any_app(request, app):
-    return app if request.param == "sqlite" else request.getfixturevalue("pg_app")
 
 
 def is_pg(app) -> bool:

@@ -14,11 +14,6 @@ from tests.helpers import add_site_and_device
 from workers.middleware import MAX_ERROR_TEXT, NOTHING_DUE, JobRunMiddleware, outcome, record_failed_devices
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def any_app(request, app):
-    return app if request.param == "sqlite" else request.getfixturevalue("pg_app")
-
-
 def test_a_summary_without_failed_devices_succeeded():
     assert outcome({"devices": 3, "readings": 36}) == ("succeeded", "")
     assert outcome(None) == ("succeeded", "")
